@@ -1,0 +1,44 @@
+//! `GET /readyz`: ready when Redis and Postgres answer within 200 ms and the
+//! schema exists; not ready as soon as shutdown begins.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::state::AppState;
+
+const PROBE_TIMEOUT: Duration = Duration::from_millis(200);
+
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    if state.shutdown.is_shutting_down() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    }
+    let redis = async {
+        let mut conn = state.redis.clone();
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .is_ok()
+    };
+    let postgres = async {
+        sqlx::query_scalar::<_, bool>("SELECT to_regclass('public.users') IS NOT NULL AND to_regclass('public.concerts') IS NOT NULL")
+            .fetch_one(&state.db)
+            .await
+            .unwrap_or(false)
+    };
+    let checks = async { tokio::join!(redis, postgres) };
+    match tokio::time::timeout(PROBE_TIMEOUT, checks).await {
+        Ok((true, true)) => (StatusCode::OK, "ready").into_response(),
+        Ok((redis_ok, pg_ok)) => {
+            let why = format!("not ready: redis={redis_ok} postgres_schema={pg_ok}");
+            (StatusCode::SERVICE_UNAVAILABLE, why).into_response()
+        }
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: dependency timeout",
+        )
+            .into_response(),
+    }
+}

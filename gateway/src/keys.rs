@@ -1,0 +1,104 @@
+//! Every Redis key and script of the gateway, in one place.
+//!
+//! All keys live under `REDIS_KEY_PREFIX` (`tq` below). The keys of one
+//! concert share the hash tag `{c:<id>}`, so each script touches a single
+//! Redis Cluster slot:
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `tq:{c:42}:seq` | string | join counter; a waiter's score, so FIFO order has no ties |
+//! | `tq:{c:42}:waiting` | zset | ticket id → join sequence number |
+//! | `tq:{c:42}:active` | zset | ticket id → end of the session (Unix ms); read by booking |
+//! | `tq:{c:42}:seen` | zset | ticket id → last poll (Unix ms), waiting tickets only |
+//! | `tq:{c:42}:users` | hash | user id → ticket id (re-joining keeps ticket and place) |
+//! | `tq:{c:42}:tickets` | hash | ticket id → user id |
+//! | `tq:{c:42}:config` | hash | `paused`, `admit_per_tick`, `max_active` set by operators |
+//! | `tq:{c:42}:tick` | string | last tick number run: the exactly-once guard |
+//! | `tq:{c:42}:admits` | zset | `<tick>:<admitted>` → tick time, the last minute of ticks |
+//! | `tq:{c:42}:stats` | hash | `admitted_last_minute`, `window_ms` (the measured rate) |
+//! | `tq:concerts` | set | concert ids with a queue, so the ticker knows what to tick |
+//!
+//! Scripts are `.lua` files run with EVALSHA (reloaded on NOSCRIPT by
+//! `redis::Script`). Every script receives the ten per-concert keys in the
+//! order of [`QueueKeys::all`].
+
+use std::sync::LazyLock;
+
+use redis::Script;
+use shared::ids::ConcertId;
+use shared::infra::concert_key_base;
+
+/// The keys of one concert's queue.
+#[derive(Debug, Clone)]
+pub struct QueueKeys {
+    all: [String; 10],
+}
+
+impl QueueKeys {
+    pub fn new(prefix: &str, concert: ConcertId) -> Self {
+        let base = concert_key_base(prefix, concert);
+        let k = |name: &str| format!("{base}:{name}");
+        Self {
+            all: [
+                k("seq"),
+                k("waiting"),
+                k("active"),
+                k("seen"),
+                k("users"),
+                k("tickets"),
+                k("config"),
+                k("tick"),
+                k("admits"),
+                k("stats"),
+            ],
+        }
+    }
+
+    /// The keys in the order every script expects them.
+    pub fn all(&self) -> &[String; 10] {
+        &self.all
+    }
+
+    pub fn config(&self) -> &str {
+        &self.all[6]
+    }
+
+    pub fn active(&self) -> &str {
+        &self.all[2]
+    }
+
+    pub fn waiting(&self) -> &str {
+        &self.all[1]
+    }
+}
+
+/// The set of concert ids that have a queue.
+pub fn concerts_key(prefix: &str) -> String {
+    format!("{prefix}:concerts")
+}
+
+const STATUS_FN: &str = include_str!("scripts/status_fn.lua");
+
+fn with_status_fn(body: &str) -> Script {
+    Script::new(&format!("{STATUS_FN}\n{body}"))
+}
+
+pub static JOIN: LazyLock<Script> =
+    LazyLock::new(|| with_status_fn(include_str!("scripts/join.lua")));
+pub static STATUS: LazyLock<Script> =
+    LazyLock::new(|| with_status_fn(include_str!("scripts/status.lua")));
+pub static LEAVE: LazyLock<Script> =
+    LazyLock::new(|| with_status_fn(include_str!("scripts/leave.lua")));
+pub static TICK: LazyLock<Script> =
+    LazyLock::new(|| with_status_fn(include_str!("scripts/tick.lua")));
+pub static STATS: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/stats.lua")));
+
+/// An invocation of `script` with all the queue keys of a concert.
+pub fn invocation<'a>(script: &'a Script, keys: &QueueKeys) -> redis::ScriptInvocation<'a> {
+    let mut inv = script.prepare_invoke();
+    for key in keys.all() {
+        inv.key(key);
+    }
+    inv
+}

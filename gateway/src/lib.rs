@@ -1,0 +1,22 @@
+//! The waiting room of the ticketing product.
+//!
+//! Per-concert FIFO queues in Redis ([`keys`] documents every key), an
+//! admission [`ticker`] that is exactly-once across replicas, and signed
+//! queue tickets and access tokens ([`tokens`]). Postgres is only read, to
+//! check users and concerts ([`directory`]).
+
+pub mod clock;
+pub mod directory;
+pub mod error;
+pub mod health;
+pub mod keys;
+pub mod queue;
+pub mod settings;
+pub mod startup;
+pub mod state;
+pub mod ticker;
+pub mod tokens;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use settings::Settings;
+pub use startup::Application;

@@ -1,0 +1,222 @@
+//! The waiting room: join, poll, leave, public numbers and operator settings.
+//!
+//! Each request is one Lua script call on the concert's keys (see
+//! [`crate::keys`]); the script's reply is parsed into a [`Place`] and
+//! rendered as the contract's `QueueStatus`.
+
+mod join;
+mod settings;
+mod status;
+
+use axum::Router;
+use axum::routing::{get, post};
+use chrono::{SecondsFormat, TimeZone, Utc};
+use redis::Value;
+use serde::Serialize;
+use shared::ids::{ConcertId, UserId};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/concerts/{concert_id}/queue",
+            post(join::join).get(settings::public_stats),
+        )
+        .route(
+            "/v1/concerts/{concert_id}/queue/status",
+            get(status::status),
+        )
+        .route(
+            "/v1/concerts/{concert_id}/queue/me",
+            axum::routing::delete(status::leave),
+        )
+        .route(
+            "/v1/admin/concerts/{concert_id}/queue",
+            axum::routing::patch(settings::update),
+        )
+}
+
+/// Where a ticket stands, as the scripts report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    Waiting {
+        position: u64,
+        waiting: u64,
+        paused: bool,
+        admitted_last_minute: u64,
+        window_ms: u64,
+    },
+    Active {
+        session_end_ms: i64,
+    },
+    /// No place; `idle` when it was just dropped for not polling.
+    Gone {
+        idle: bool,
+    },
+}
+
+fn int(value: &Value) -> Result<i64, ApiError> {
+    redis::from_redis_value::<i64>(value).map_err(|e| ApiError::Protocol(e.to_string()))
+}
+
+fn text(value: &Value) -> Result<String, ApiError> {
+    redis::from_redis_value::<String>(value).map_err(|e| ApiError::Protocol(e.to_string()))
+}
+
+impl Place {
+    /// Parse `queue_status` of `status_fn.lua`.
+    pub fn parse(reply: &[Value]) -> Result<Self, ApiError> {
+        let tag = reply.first().map(text).transpose()?.unwrap_or_default();
+        let u = |i: usize| -> Result<u64, ApiError> {
+            let v = reply
+                .get(i)
+                .ok_or_else(|| ApiError::Protocol("short status reply".into()))?;
+            Ok(u64::try_from(int(v)?).unwrap_or(0))
+        };
+        match tag.as_str() {
+            "w" => Ok(Place::Waiting {
+                position: u(1)?,
+                waiting: u(2)?,
+                paused: reply.get(3).map(text).transpose()?.as_deref() == Some("1"),
+                admitted_last_minute: u(4)?,
+                window_ms: u(5)?,
+            }),
+            "a" => {
+                let v = reply
+                    .get(1)
+                    .ok_or_else(|| ApiError::Protocol("short status reply".into()))?;
+                Ok(Place::Active {
+                    session_end_ms: int(v)?,
+                })
+            }
+            "n" => Ok(Place::Gone {
+                idle: reply.len() > 1,
+            }),
+            other => Err(ApiError::Protocol(format!("unknown status tag {other:?}"))),
+        }
+    }
+}
+
+/// The contract's `QueueStatus`.
+#[derive(Debug, Serialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum QueueStatus {
+    Waiting {
+        position: u64,
+        waiting: u64,
+        eta_seconds: Option<u64>,
+        poll_after_ms: u64,
+        paused: bool,
+    },
+    Active {
+        access_token: String,
+        expires_at: String,
+    },
+}
+
+/// Seconds until `position` reaches the front at the measured admission
+/// rate (`admitted` users over the last `window_ms`); unknown while paused
+/// or before anyone was admitted.
+pub fn eta_seconds(position: u64, admitted: u64, window_ms: u64, paused: bool) -> Option<u64> {
+    if paused || admitted == 0 || window_ms == 0 {
+        return None;
+    }
+    let ms = u128::from(position) * u128::from(window_ms);
+    u64::try_from(ms.div_ceil(u128::from(admitted) * 1000)).ok()
+}
+
+/// When the client should poll again: about a tenth of the ETA, so the
+/// answer is fresh where it matters (near the front, at the tick rate) and
+/// cheap far back (up to 15 s), and always well inside the idle timeout.
+pub fn poll_after_ms(
+    eta_seconds: Option<u64>,
+    paused: bool,
+    tick_ms: u64,
+    idle_timeout_ms: u64,
+) -> u64 {
+    let floor = tick_ms.clamp(250, 1000);
+    let wanted = if paused {
+        5_000
+    } else {
+        match eta_seconds {
+            Some(eta) => (eta.saturating_mul(1000) / 10).clamp(floor, 15_000),
+            None => 2_000,
+        }
+    };
+    wanted.min((idle_timeout_ms / 3).max(250))
+}
+
+/// Render a place as the contract's status, signing an access token when active.
+pub fn render(
+    state: &AppState,
+    user: UserId,
+    concert: ConcertId,
+    ticket: Uuid,
+    place: Place,
+) -> Option<QueueStatus> {
+    let settings = &state.settings;
+    match place {
+        Place::Waiting {
+            position,
+            waiting,
+            paused,
+            admitted_last_minute,
+            window_ms,
+        } => {
+            let eta = eta_seconds(position, admitted_last_minute, window_ms, paused);
+            let idle_ms = u64::try_from(settings.idle_timeout.as_millis()).unwrap_or(u64::MAX);
+            let tick_ms = u64::try_from(settings.tick.as_millis()).unwrap_or(u64::MAX);
+            Some(QueueStatus::Waiting {
+                position,
+                waiting,
+                eta_seconds: eta,
+                poll_after_ms: poll_after_ms(eta, paused, tick_ms, idle_ms),
+                paused,
+            })
+        }
+        Place::Active { session_end_ms } => {
+            let end_secs = session_end_ms.div_euclid(1000);
+            let token =
+                state
+                    .tokens
+                    .access_token(user, concert, ticket, end_secs, state.clock.now_secs());
+            let expires_at = Utc
+                .timestamp_opt(end_secs, 0)
+                .single()
+                .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+                .unwrap_or_default();
+            Some(QueueStatus::Active {
+                access_token: token,
+                expires_at,
+            })
+        }
+        Place::Gone { .. } => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eta_follows_the_measured_rate() {
+        // 100 admitted over 10 s = 10/s; position 50 → 5 s.
+        assert_eq!(eta_seconds(50, 100, 10_000, false), Some(5));
+        assert_eq!(eta_seconds(51, 100, 10_000, false), Some(6));
+        assert_eq!(eta_seconds(50, 100, 10_000, true), None);
+        assert_eq!(eta_seconds(50, 0, 10_000, false), None);
+    }
+
+    #[test]
+    fn polls_are_short_near_the_front_and_long_far_back() {
+        let near = poll_after_ms(Some(1), false, 1000, 120_000);
+        let far = poll_after_ms(Some(3600), false, 1000, 120_000);
+        assert_eq!(near, 1000);
+        assert_eq!(far, 15_000);
+        assert!(poll_after_ms(Some(3600), false, 1000, 9_000) <= 3_000);
+        assert_eq!(poll_after_ms(None, true, 1000, 120_000), 5_000);
+    }
+}

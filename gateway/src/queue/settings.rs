@@ -1,0 +1,144 @@
+//! `GET /v1/concerts/{id}/queue` (public numbers) and
+//! `PATCH /v1/admin/concerts/{id}/queue` (pause, resume, change the pace).
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use redis::Value;
+use serde::{Deserialize, Serialize};
+use shared::ErrorCode;
+use shared::extract::{Json, Path};
+use shared::ids::ConcertId;
+
+use crate::error::{ApiError, ApiResult};
+use crate::keys::{self, invocation};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize)]
+pub struct QueueStats {
+    concert_id: ConcertId,
+    waiting: u64,
+    active: u64,
+    max_active: u32,
+    admit_per_tick: u32,
+    tick_ms: u64,
+    paused: bool,
+    admitted_last_minute: u64,
+}
+
+/// New settings; absent fields keep their value.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueUpdate {
+    paused: Option<bool>,
+    admit_per_tick: Option<u32>,
+    max_active: Option<u32>,
+}
+
+/// The caller presented the admin token (checked before anything else).
+pub struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        shared::http::check_admin(&parts.headers, state.settings.admin_token.as_ref())?;
+        Ok(Admin)
+    }
+}
+
+pub async fn public_stats(
+    State(state): State<AppState>,
+    Path(concert): Path<ConcertId>,
+) -> ApiResult<Json<QueueStats>> {
+    ensure_concert(&state, concert).await?;
+    stats(&state, concert).await.map(Json)
+}
+
+#[tracing::instrument(skip_all, fields(concert = %concert), err(Debug))]
+pub async fn update(
+    _admin: Admin,
+    State(state): State<AppState>,
+    Path(concert): Path<ConcertId>,
+    Json(update): Json<QueueUpdate>,
+) -> ApiResult<Json<QueueStats>> {
+    if update.admit_per_tick.is_some_and(|n| n > 100_000) {
+        return Err(ApiError::code(
+            ErrorCode::InvalidRequest,
+            "admit_per_tick must be between 0 and 100000",
+        ));
+    }
+    if update.max_active.is_some_and(|n| n > 10_000_000) {
+        return Err(ApiError::code(
+            ErrorCode::InvalidRequest,
+            "max_active must be between 0 and 10000000",
+        ));
+    }
+    ensure_concert(&state, concert).await?;
+    let keys = state.queue_keys(concert);
+    let mut fields: Vec<(&str, String)> = Vec::new();
+    if let Some(paused) = update.paused {
+        fields.push(("paused", if paused { "1" } else { "0" }.to_owned()));
+    }
+    if let Some(n) = update.admit_per_tick {
+        fields.push(("admit_per_tick", n.to_string()));
+    }
+    if let Some(n) = update.max_active {
+        fields.push(("max_active", n.to_string()));
+    }
+    if !fields.is_empty() {
+        let mut conn = state.redis.clone();
+        let _: () = redis::cmd("HSET")
+            .arg(keys.config())
+            .arg(&fields)
+            .query_async(&mut conn)
+            .await?;
+        state.register_concert(concert).await?;
+        tracing::info!(?update, "queue settings changed");
+    }
+    stats(&state, concert).await.map(Json)
+}
+
+async fn ensure_concert(state: &AppState, concert: ConcertId) -> ApiResult<()> {
+    if state.directory.concert_exists(concert.get()).await? {
+        Ok(())
+    } else {
+        Err(ApiError::code(
+            ErrorCode::ConcertNotFound,
+            format!("concert {concert} does not exist"),
+        ))
+    }
+}
+
+async fn stats(state: &AppState, concert: ConcertId) -> ApiResult<QueueStats> {
+    let keys = state.queue_keys(concert);
+    let mut conn = state.redis.clone();
+    let reply: Vec<Value> = invocation(&keys::STATS, &keys)
+        .arg(state.clock.now_ms())
+        .invoke_async(&mut conn)
+        .await?;
+    let get = |i: usize| {
+        reply
+            .get(i)
+            .ok_or_else(|| ApiError::Protocol("short stats reply".into()))
+    };
+    let number = |i: usize| -> ApiResult<u64> {
+        redis::from_redis_value::<u64>(get(i)?).map_err(|e| ApiError::Protocol(e.to_string()))
+    };
+    let setting = |i: usize, default: u32| -> ApiResult<u32> {
+        let raw: String =
+            redis::from_redis_value(get(i)?).map_err(|e| ApiError::Protocol(e.to_string()))?;
+        Ok(raw.parse().unwrap_or(default))
+    };
+    let paused: String =
+        redis::from_redis_value(get(2)?).map_err(|e| ApiError::Protocol(e.to_string()))?;
+    Ok(QueueStats {
+        concert_id: concert,
+        waiting: number(0)?,
+        active: number(1)?,
+        paused: paused == "1",
+        admit_per_tick: setting(3, state.settings.admit_per_tick)?,
+        max_active: setting(4, state.settings.max_active)?,
+        tick_ms: u64::try_from(state.settings.tick.as_millis()).unwrap_or(u64::MAX),
+        admitted_last_minute: number(5)?,
+    })
+}

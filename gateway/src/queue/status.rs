@@ -1,0 +1,70 @@
+//! `GET …/queue/status` (a poll) and `DELETE …/queue/me` (leave).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use redis::Value;
+use shared::ErrorCode;
+use shared::extract::{Json, Path};
+use shared::ids::ConcertId;
+
+use super::{Place, QueueStatus, render};
+use crate::error::{ApiError, ApiResult};
+use crate::keys::{self, invocation};
+use crate::state::AppState;
+use crate::tokens::{AnyToken, Ticket, require_concert};
+
+fn ticket_not_found() -> ApiError {
+    ApiError::code(
+        ErrorCode::TicketNotFound,
+        "this ticket no longer holds a place (left, idle too long, or session over); join again",
+    )
+}
+
+/// One poll: one Redis round trip (the status script also records that the
+/// waiter is still there), no signature check for a ticket seen before.
+#[tracing::instrument(skip_all, fields(concert = %concert), err(Debug))]
+pub async fn status(
+    Ticket(claims): Ticket,
+    State(state): State<AppState>,
+    Path(concert): Path<ConcertId>,
+) -> ApiResult<Json<QueueStatus>> {
+    require_concert(&claims, concert)?;
+    let keys = state.queue_keys(concert);
+    let idle_ms = i64::try_from(state.settings.idle_timeout.as_millis()).unwrap_or(i64::MAX);
+    let mut conn = state.redis.clone();
+    let reply: Vec<Value> = invocation(&keys::STATUS, &keys)
+        .arg(claims.ticket_id.to_string())
+        .arg(state.clock.now_ms())
+        .arg(idle_ms)
+        .invoke_async(&mut conn)
+        .await?;
+    let place = Place::parse(&reply)?;
+    if place == (Place::Gone { idle: true }) {
+        metrics::counter!("queue_drops_total", "reason" => "idle").increment(1);
+    }
+    render(&state, claims.user_id, concert, claims.ticket_id, place)
+        .map(Json)
+        .ok_or_else(ticket_not_found)
+}
+
+/// Leave the line or end the active session; the slot goes to the next in line.
+#[tracing::instrument(skip_all, fields(concert = %concert), err(Debug))]
+pub async fn leave(
+    AnyToken(claims): AnyToken,
+    State(state): State<AppState>,
+    Path(concert): Path<ConcertId>,
+) -> ApiResult<StatusCode> {
+    require_concert(&claims, concert)?;
+    let keys = state.queue_keys(concert);
+    let mut conn = state.redis.clone();
+    let freed: String = invocation(&keys::LEAVE, &keys)
+        .arg(claims.ticket_id.to_string())
+        .arg(state.clock.now_ms())
+        .invoke_async(&mut conn)
+        .await?;
+    if freed == "n" {
+        return Err(ticket_not_found());
+    }
+    metrics::counter!("queue_drops_total", "reason" => "left").increment(1);
+    Ok(StatusCode::NO_CONTENT)
+}

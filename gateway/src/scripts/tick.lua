@@ -1,0 +1,60 @@
+-- One admission tick of one concert: end expired sessions, drop idle
+-- waiters, admit min(admit_per_tick, max_active - active) from the head.
+--
+-- Exactly once per tick number, however many gateways run it: the last tick
+-- number done is stored in KEYS[8] and a tick that is not newer does nothing.
+-- Everything happens in this one script, so no two gateways can pop the same
+-- users (the ZRANGE-then-ZREM race of two-step implementations cannot occur).
+--
+-- ARGV: 1 tick number, 2 now_ms, 3 default admit_per_tick, 4 default max_active,
+--       5 active ttl ms, 6 idle timeout ms, 7 batch limit, 8 rate window ms, 9 tick ms
+-- Returns {ran (0/1), admitted, sessions ended, idle dropped, waiting, active}
+local tick = tonumber(ARGV[1])
+local last = tonumber(redis.call('GET', KEYS[8]) or '-1')
+if tick <= last then
+  return {0, 0, 0, 0, 0, 0}
+end
+redis.call('SET', KEYS[8], tick)
+local now, batch = tonumber(ARGV[2]), tonumber(ARGV[7])
+
+local ended = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, batch)
+for _, ticket in ipairs(ended) do forget(ticket) end
+
+local idle = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', '(' .. (now - tonumber(ARGV[6])), 'LIMIT', 0, batch)
+for _, ticket in ipairs(idle) do forget(ticket) end
+
+local config = redis.call('HMGET', KEYS[7], 'paused', 'admit_per_tick', 'max_active')
+local paused = config[1] == '1'
+local per_tick = tonumber(config[2] or ARGV[3])
+local max_active = tonumber(config[3] or ARGV[4])
+local waiting_before = redis.call('ZCARD', KEYS[2])
+local admitted = 0
+if not paused and waiting_before > 0 then
+  local n = math.min(per_tick, max_active - redis.call('ZCARD', KEYS[3]))
+  if n > 0 then
+    local ends = now + tonumber(ARGV[5])
+    local popped = redis.call('ZPOPMIN', KEYS[2], n)
+    for i = 1, #popped, 2 do
+      redis.call('ZADD', KEYS[3], ends, popped[i])
+      redis.call('ZREM', KEYS[4], popped[i])
+      admitted = admitted + 1
+    end
+  end
+  -- The admission rate is measured over ticks that had someone to admit
+  -- (a paused or empty queue says nothing about how fast the line moves).
+  redis.call('ZADD', KEYS[9], now, tick .. ':' .. admitted)
+  redis.call('HINCRBY', KEYS[10], 'admitted_last_minute', admitted)
+end
+local horizon = now - tonumber(ARGV[8])
+local old = redis.call('ZRANGEBYSCORE', KEYS[9], '-inf', '(' .. horizon)
+if #old > 0 then
+  local gone = 0
+  for _, entry in ipairs(old) do gone = gone + tonumber(string.match(entry, ':(%d+)$')) end
+  redis.call('HINCRBY', KEYS[10], 'admitted_last_minute', -gone)
+  redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', '(' .. horizon)
+end
+local oldest = redis.call('ZRANGE', KEYS[9], 0, 0, 'WITHSCORES')
+local window = 0
+if oldest[2] then window = now - tonumber(oldest[2]) + tonumber(ARGV[9]) end
+redis.call('HSET', KEYS[10], 'window_ms', window)
+return {1, admitted, #ended, #idle, redis.call('ZCARD', KEYS[2]), redis.call('ZCARD', KEYS[3])}

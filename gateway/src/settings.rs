@@ -1,0 +1,89 @@
+//! The gateway's configuration, read once from the environment at start.
+//! Every variable is documented here; a value that does not parse stops the
+//! process with the variable's name.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use shared::settings::{ConfigError, key_prefix, parse_in_range, string_or, var};
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `GATEWAY_ADDR`: where to listen (default `127.0.0.1:8080`; port 0 picks one).
+    pub addr: String,
+    /// `DATABASE_URL`: Postgres, read-only use (users and concerts).
+    pub database_url: String,
+    /// `REDIS_URL`.
+    pub redis_url: String,
+    /// `REDIS_KEY_PREFIX`: every key lives under it (default `tq`).
+    pub key_prefix: String,
+    /// `ADMIN_TOKEN`: bearer token of the admin endpoints; unset disables them (403).
+    pub admin_token: Option<SecretString>,
+    /// `QUEUE_TICK_MS`: admission tick (default 1000).
+    pub tick: Duration,
+    /// `QUEUE_ADMIT_PER_TICK`: default users admitted per tick and concert (100).
+    pub admit_per_tick: u32,
+    /// `QUEUE_MAX_ACTIVE`: default cap of active users per concert (1000).
+    pub max_active: u32,
+    /// `ACTIVE_TTL_SECS`: length of an active session (600, at most 24 h).
+    pub active_ttl: Duration,
+    /// `QUEUE_IDLE_TIMEOUT_SECS`: a waiter that stops polling this long loses its place (120).
+    pub idle_timeout: Duration,
+    /// `DATA_DIR`: where a generated signing key is kept (`.data`).
+    pub data_dir: PathBuf,
+    /// `JWT_PRIVATE_KEY_FILE`: PKCS#8 PEM Ed25519 key to sign with; unset → generated in `DATA_DIR`.
+    pub jwt_private_key_file: Option<PathBuf>,
+    /// `JWT_PREVIOUS_KEY_FILES`: comma-separated PEM files (public or private)
+    /// of keys still published in the JWKS after a rotation, so tokens they
+    /// signed keep verifying until they expire.
+    pub jwt_previous_key_files: Vec<PathBuf>,
+    /// Run the admission ticker (always on in production; tests may drive ticks by hand).
+    pub run_ticker: bool,
+    /// Postgres connections (`GATEWAY_DB_POOL`, default 8): lookups are cached, few are needed.
+    pub db_pool_size: u32,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let admin_token = var("ADMIN_TOKEN").map(SecretString::from);
+        let previous = var("JWT_PREVIOUS_KEY_FILES")
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(PathBuf::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Self {
+            addr: string_or("GATEWAY_ADDR", "127.0.0.1:8080"),
+            database_url: string_or(
+                "DATABASE_URL",
+                "postgres://postgres@127.0.0.1:5432/ticketing",
+            ),
+            redis_url: string_or("REDIS_URL", "redis://127.0.0.1:6379"),
+            key_prefix: key_prefix("REDIS_KEY_PREFIX", "tq")?,
+            admin_token,
+            tick: Duration::from_millis(parse_in_range("QUEUE_TICK_MS", 1000, 10, 60_000)?),
+            admit_per_tick: parse_in_range("QUEUE_ADMIT_PER_TICK", 100, 0, 100_000)?,
+            max_active: parse_in_range("QUEUE_MAX_ACTIVE", 1000, 0, 10_000_000)?,
+            active_ttl: Duration::from_secs(parse_in_range("ACTIVE_TTL_SECS", 600, 1, 86_400)?),
+            idle_timeout: Duration::from_secs(parse_in_range(
+                "QUEUE_IDLE_TIMEOUT_SECS",
+                120,
+                1,
+                86_400,
+            )?),
+            data_dir: PathBuf::from(string_or("DATA_DIR", ".data")),
+            jwt_private_key_file: var("JWT_PRIVATE_KEY_FILE").map(PathBuf::from),
+            jwt_previous_key_files: previous,
+            run_ticker: true,
+            db_pool_size: parse_in_range("GATEWAY_DB_POOL", 8, 1, 200)?,
+        })
+    }
+
+    pub fn tick_ms(&self) -> i64 {
+        i64::try_from(self.tick.as_millis()).unwrap_or(i64::MAX)
+    }
+}

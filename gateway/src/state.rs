@@ -1,0 +1,78 @@
+//! What every handler and the ticker share.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use redis::aio::ConnectionManager;
+use shared::http::ShutdownFlag;
+use shared::ids::ConcertId;
+use sqlx::PgPool;
+
+use crate::clock::Clock;
+use crate::directory::Directory;
+use crate::error::ApiResult;
+use crate::keys::{self, QueueKeys};
+use crate::settings::Settings;
+use crate::tokens::TokenService;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    /// One multiplexed connection: every request pipelines onto it.
+    pub redis: ConnectionManager,
+    pub db: PgPool,
+    pub directory: Arc<Directory>,
+    pub tokens: Arc<TokenService>,
+    pub clock: Arc<dyn Clock>,
+    pub shutdown: ShutdownFlag,
+    /// Concerts this process already registered in `tq:concerts`, so only a
+    /// concert's first join here pays the extra round trip.
+    registered: Arc<Mutex<HashSet<ConcertId>>>,
+}
+
+impl AppState {
+    pub fn new(
+        settings: Arc<Settings>,
+        redis: ConnectionManager,
+        db: PgPool,
+        tokens: TokenService,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            directory: Arc::new(Directory::new(db.clone())),
+            settings,
+            redis,
+            db,
+            tokens: Arc::new(tokens),
+            clock,
+            shutdown: ShutdownFlag::default(),
+            registered: Arc::default(),
+        }
+    }
+
+    pub fn queue_keys(&self, concert: ConcertId) -> QueueKeys {
+        QueueKeys::new(&self.settings.key_prefix, concert)
+    }
+
+    /// Make sure the ticker knows `concert` has a queue.
+    pub async fn register_concert(&self, concert: ConcertId) -> ApiResult<()> {
+        let known = self
+            .registered
+            .lock()
+            .map(|set| set.contains(&concert))
+            .unwrap_or(false);
+        if known {
+            return Ok(());
+        }
+        let mut conn = self.redis.clone();
+        let _: () = redis::cmd("SADD")
+            .arg(keys::concerts_key(&self.settings.key_prefix))
+            .arg(concert.get())
+            .query_async(&mut conn)
+            .await?;
+        if let Ok(mut set) = self.registered.lock() {
+            set.insert(concert);
+        }
+        Ok(())
+    }
+}

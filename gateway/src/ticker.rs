@@ -1,0 +1,131 @@
+//! The admission ticker: at every tick boundary, for every concert with a
+//! queue, run `tick.lua` once. Every gateway runs a ticker; the script's tick
+//! guard makes exactly one of them do the work of each tick.
+
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use redis::Value;
+use shared::ids::ConcertId;
+
+use crate::keys::{self, invocation};
+use crate::state::AppState;
+
+/// Most sessions ended and idle waiters dropped by one tick of one concert
+/// (bounds the script's run time; the rest go on the next tick).
+const BATCH_LIMIT: u32 = 10_000;
+/// The window over which the admission rate is measured.
+const RATE_WINDOW_MS: i64 = 60_000;
+
+/// What one tick of one concert did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TickOutcome {
+    /// False when another gateway already ran this tick.
+    pub ran: bool,
+    pub admitted: u64,
+    pub sessions_ended: u64,
+    pub idle_dropped: u64,
+    pub waiting: u64,
+    pub active: u64,
+}
+
+/// Run tick number `now_ms / tick_ms` for one concert.
+pub async fn tick_concert(
+    state: &AppState,
+    concert: ConcertId,
+    now_ms: i64,
+) -> redis::RedisResult<TickOutcome> {
+    let settings = &state.settings;
+    let tick_ms = settings.tick_ms().max(1);
+    let keys = state.queue_keys(concert);
+    let mut conn = state.redis.clone();
+    let reply: Vec<i64> = invocation(&keys::TICK, &keys)
+        .arg(now_ms / tick_ms)
+        .arg(now_ms)
+        .arg(settings.admit_per_tick)
+        .arg(settings.max_active)
+        .arg(u64::try_from(settings.active_ttl.as_millis()).unwrap_or(u64::MAX))
+        .arg(u64::try_from(settings.idle_timeout.as_millis()).unwrap_or(u64::MAX))
+        .arg(BATCH_LIMIT)
+        .arg(RATE_WINDOW_MS)
+        .arg(tick_ms)
+        .invoke_async(&mut conn)
+        .await?;
+    let n = |i: usize| {
+        reply
+            .get(i)
+            .copied()
+            .and_then(|v| u64::try_from(v).ok())
+            .unwrap_or(0)
+    };
+    let outcome = TickOutcome {
+        ran: n(0) == 1,
+        admitted: n(1),
+        sessions_ended: n(2),
+        idle_dropped: n(3),
+        waiting: n(4),
+        active: n(5),
+    };
+    if outcome.ran {
+        let label = concert.to_string();
+        metrics::counter!("queue_admissions_total", "concert" => label.clone())
+            .increment(outcome.admitted);
+        metrics::counter!("queue_drops_total", "reason" => "session_over")
+            .increment(outcome.sessions_ended);
+        metrics::counter!("queue_drops_total", "reason" => "idle").increment(outcome.idle_dropped);
+        #[expect(clippy::cast_precision_loss, reason = "gauge values far below 2^52")]
+        {
+            metrics::gauge!("queue_waiting", "concert" => label.clone())
+                .set(outcome.waiting as f64);
+            metrics::gauge!("queue_active", "concert" => label).set(outcome.active as f64);
+        }
+    }
+    Ok(outcome)
+}
+
+/// The concerts that have a queue.
+pub async fn concerts(state: &AppState) -> redis::RedisResult<Vec<ConcertId>> {
+    let mut conn = state.redis.clone();
+    let ids: Vec<Value> = redis::cmd("SMEMBERS")
+        .arg(keys::concerts_key(&state.settings.key_prefix))
+        .query_async(&mut conn)
+        .await?;
+    Ok(ids
+        .iter()
+        .filter_map(|v| redis::from_redis_value::<i64>(v).ok())
+        .filter_map(|id| ConcertId::new(id).ok())
+        .collect())
+}
+
+/// One tick of every concert (pipelined on the multiplexed connection).
+pub async fn tick_all(
+    state: &AppState,
+    now_ms: i64,
+) -> redis::RedisResult<Vec<(ConcertId, TickOutcome)>> {
+    let started = Instant::now();
+    let concerts = concerts(state).await?;
+    let results = join_all(concerts.iter().map(|&c| tick_concert(state, c, now_ms))).await;
+    metrics::histogram!("queue_tick_duration_seconds").record(started.elapsed().as_secs_f64());
+    concerts
+        .into_iter()
+        .zip(results)
+        .map(|(c, r)| r.map(|o| (c, o)))
+        .collect()
+}
+
+/// Tick at every boundary of `QUEUE_TICK_MS` until shutdown. Aligning to the
+/// boundaries makes all gateways compete for the same tick number at about
+/// the same moment, and a tick is never skipped by drift.
+pub async fn run(state: AppState) {
+    let tick_ms = state.settings.tick_ms().max(1);
+    while !state.shutdown.is_shutting_down() {
+        let now = state.clock.now_ms();
+        let next = (now.div_euclid(tick_ms) + 1) * tick_ms;
+        let wait = u64::try_from(next - now).unwrap_or(0) + 1;
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        if let Err(e) = tick_all(&state, state.clock.now_ms()).await {
+            metrics::counter!("redis_errors_total").increment(1);
+            tracing::warn!(error = %e, "admission tick failed; retrying next tick");
+        }
+    }
+}

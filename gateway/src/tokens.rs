@@ -1,0 +1,215 @@
+//! Issuing queue tickets and access tokens, authenticating callers, and
+//! publishing the public keys as a JWKS.
+
+use axum::Router;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use quick_cache::sync::Cache;
+use shared::ids::{ConcertId, UserId};
+use shared::tokens::{
+    self, Audience, Claims, Jwk, Jwks, KeySet, Signer, VerifiedCache, VerifyingKey,
+};
+use shared::{ErrorCode, Problem};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::settings::Settings;
+use crate::state::AppState;
+
+/// Lifetime of a queue ticket: the most the contract allows, since a wait
+/// can be long; the place itself is kept only while the user keeps polling.
+const TICKET_LIFETIME_SECS: i64 = tokens::MAX_TOKEN_LIFETIME_SECS;
+
+pub struct TokenService {
+    signer: Signer,
+    keys: KeySet,
+    jwks_body: Vec<u8>,
+    verified: VerifiedCache,
+    /// Access tokens already signed, by (ticket, session end): an active user
+    /// polling again gets the same token instead of a new signature.
+    access: Cache<(Uuid, i64), String>,
+}
+
+impl TokenService {
+    /// Load the signing key (configured, or generated once in `DATA_DIR`) and
+    /// the public keys still published from earlier rotations.
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+        let generated = settings.data_dir.join("jwt-ed25519.pem");
+        let signer = tokens::load_or_generate_signing_key(
+            settings.jwt_private_key_file.as_deref(),
+            &generated,
+        )
+        .map_err(anyhow::Error::msg)?;
+        let previous = settings
+            .jwt_previous_key_files
+            .iter()
+            .map(|p| tokens::load_public_key_pem(p).map_err(anyhow::Error::msg))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Self::new(signer, previous))
+    }
+
+    pub fn new(signer: Signer, previous: Vec<VerifyingKey>) -> Self {
+        let mut published = vec![signer.verifying_key()];
+        published.extend(previous);
+        let jwks = Jwks {
+            keys: published.iter().map(Jwk::from_key).collect(),
+        };
+        let jwks_body = serde_json::to_vec(&jwks).expect("a JWKS serialises");
+        Self {
+            keys: KeySet::new(published),
+            signer,
+            jwks_body,
+            verified: VerifiedCache::new(500_000),
+            access: Cache::new(200_000),
+        }
+    }
+
+    pub fn issue_ticket(
+        &self,
+        user: UserId,
+        concert: ConcertId,
+        ticket: Uuid,
+        now_secs: i64,
+    ) -> String {
+        metrics::counter!("tokens_issued_total", "kind" => "ticket").increment(1);
+        let claims = Claims {
+            audience: Audience::Queue,
+            user_id: user,
+            concert_id: concert,
+            ticket_id: ticket,
+            issued_at: now_secs,
+            expires_at: now_secs + TICKET_LIFETIME_SECS,
+        };
+        tokens::encode(&self.signer, &claims)
+    }
+
+    /// The access token of an active session; `exp` is the session's end.
+    pub fn access_token(
+        &self,
+        user: UserId,
+        concert: ConcertId,
+        ticket: Uuid,
+        session_end_secs: i64,
+        now_secs: i64,
+    ) -> String {
+        self.access
+            .get_or_insert_with(&(ticket, session_end_secs), || {
+                metrics::counter!("tokens_issued_total", "kind" => "access").increment(1);
+                let claims = Claims {
+                    audience: Audience::Booking,
+                    user_id: user,
+                    concert_id: concert,
+                    ticket_id: ticket,
+                    issued_at: now_secs.min(session_end_secs),
+                    expires_at: session_end_secs,
+                };
+                Ok::<_, std::convert::Infallible>(tokens::encode(&self.signer, &claims))
+            })
+            .unwrap_or_else(|never| match never {})
+    }
+
+    pub fn verify(
+        &self,
+        token: &str,
+        accepted: &[Audience],
+        now_secs: i64,
+    ) -> Result<Claims, Problem> {
+        self.verified
+            .verify(token, &self.keys, accepted, now_secs)
+            .map_err(|e| {
+                metrics::counter!("token_rejections_total", "reason" => e.reason()).increment(1);
+                Problem::unauthenticated(e.to_string())
+            })
+    }
+}
+
+/// The bearer token of a request, if the `Authorization` header has one.
+pub fn bearer(parts: &Parts) -> Result<&str, Problem> {
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| Problem::unauthenticated("missing Authorization: Bearer token"))?;
+    let value = value
+        .to_str()
+        .map_err(|_| Problem::unauthenticated("malformed Authorization header"))?;
+    match value.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(token.trim())
+        }
+        _ => Err(Problem::unauthenticated(
+            "expected Authorization: Bearer <token>",
+        )),
+    }
+}
+
+/// A verified queue ticket (`aud = queue`).
+pub struct Ticket(pub Claims);
+
+/// A verified queue ticket or access token.
+pub struct AnyToken(pub Claims);
+
+async fn authenticate(
+    parts: &Parts,
+    state: &AppState,
+    accepted: &[Audience],
+) -> Result<Claims, ApiError> {
+    let token = bearer(parts)?;
+    Ok(state
+        .tokens
+        .verify(token, accepted, state.clock.now_secs())?)
+}
+
+impl FromRequestParts<AppState> for Ticket {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        authenticate(parts, state, &[Audience::Queue])
+            .await
+            .map(Ticket)
+    }
+}
+
+impl FromRequestParts<AppState> for AnyToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        authenticate(parts, state, &[Audience::Queue, Audience::Booking])
+            .await
+            .map(AnyToken)
+    }
+}
+
+/// A token may only act on the concert it was issued for.
+pub fn require_concert(claims: &Claims, concert: ConcertId) -> Result<(), ApiError> {
+    if claims.concert_id == concert {
+        Ok(())
+    } else {
+        Err(ApiError::code(
+            ErrorCode::Forbidden,
+            format!("this token is for concert {}", claims.concert_id),
+        ))
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/.well-known/jwks.json", get(jwks))
+}
+
+async fn jwks(State(state): State<AppState>) -> Response {
+    let mut response = state.tokens.jwks_body.clone().into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}

@@ -1,0 +1,9 @@
+//! Integration tests of the gateway against real Redis and Postgres.
+
+mod bad_input;
+mod helpers;
+mod lifecycle;
+mod outage;
+mod queue_order;
+mod replicas;
+mod tokens;

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Run every check and test of the project against real Redis and PostgreSQL.
+#
+#   scripts/test.sh            formatting, lints, then the whole test suite
+#
+# Tests create their own databases (test_<uuid>) and Redis key prefixes
+# (test:<uuid>); leftovers of earlier runs are removed first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/services.sh
+
+echo "[test] removing leftovers of earlier test runs" >&2
+psql -h 127.0.0.1 -U postgres -d postgres -Atqc \
+  "select datname from pg_database where datname like 'test\_%'" |
+  while read -r db; do psql -h 127.0.0.1 -U postgres -d postgres -qc "drop database if exists \"$db\" with (force)" >/dev/null; done
+redis-cli -h 127.0.0.1 --scan --pattern 'test:*' | xargs -r -n 500 redis-cli -h 127.0.0.1 unlink >/dev/null
+
+echo "[test] cargo fmt --check" >&2
+cargo fmt --all -- --check
+echo "[test] cargo clippy" >&2
+cargo clippy --workspace --all-targets -- -D warnings
+echo "[test] cargo test" >&2
+cargo test --workspace --all-targets

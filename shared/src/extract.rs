@@ -1,0 +1,155 @@
+//! Extractors whose rejections are problem+json, so bad input always gets the
+//! envelope of the contract instead of axum's plain-text defaults.
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use http_body_util::BodyExt;
+use serde::de::DeserializeOwned;
+
+use crate::problem::{ErrorCode, Problem};
+
+/// Largest request body accepted anywhere (the contract's 64 KiB).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// How much of an oversized body is read and thrown away before answering 413,
+/// so the client, still sending, receives the answer instead of a reset.
+const DRAIN_LIMIT_BYTES: usize = 16 * 1024 * 1024;
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A JSON body: `application/json`, at most [`MAX_BODY_BYTES`], decoded with
+/// serde (unknown fields are rejected by the target types).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Problem> {
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| {
+                let v = v.trim();
+                v.eq_ignore_ascii_case("application/json")
+                    || (v.starts_with("application/") && v.ends_with("+json"))
+            })
+            .unwrap_or(false);
+        let declared_too_large = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|len| len > MAX_BODY_BYTES as u64);
+        let bytes = read_limited(request.into_body()).await?;
+        if declared_too_large {
+            return Err(too_large());
+        }
+        if !is_json {
+            return Err(Problem::invalid(
+                "expected a body with Content-Type: application/json",
+            ));
+        }
+        serde_json::from_slice(&bytes)
+            .map(Json)
+            .map_err(|e| Problem::invalid(format!("invalid JSON body: {e}")))
+    }
+}
+
+fn too_large() -> Problem {
+    Problem::new(
+        ErrorCode::PayloadTooLarge,
+        format!("request body is larger than {MAX_BODY_BYTES} bytes"),
+    )
+}
+
+/// Read the body up to the limit; past it, drain (bounded) and answer 413.
+async fn read_limited(body: axum::body::Body) -> Result<Vec<u8>, Problem> {
+    let mut body = body;
+    let mut buf = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| Problem::invalid("could not read the request body"))?;
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > MAX_BODY_BYTES {
+                let mut drained = buf.len() + data.len();
+                let drain = async {
+                    while let Some(Ok(frame)) = body.frame().await {
+                        if let Ok(data) = frame.into_data() {
+                            drained += data.len();
+                            if drained > DRAIN_LIMIT_BYTES {
+                                break;
+                            }
+                        }
+                    }
+                };
+                let _ = tokio::time::timeout(DRAIN_TIMEOUT, drain).await;
+                return Err(too_large());
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(buf)
+}
+
+impl<T> axum::response::IntoResponse for Json<T>
+where
+    T: serde::Serialize,
+{
+    fn into_response(self) -> axum::response::Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// Path parameters; a value that does not parse is `400 INVALID_REQUEST`.
+#[derive(Debug, Clone, Copy)]
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Problem> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| Path(v))
+            .map_err(|e: PathRejection| {
+                Problem::invalid(format!("invalid path parameter: {}", e.body_text()))
+            })
+    }
+}
+
+/// Query parameters; unknown or malformed ones are `400 INVALID_REQUEST`.
+#[derive(Debug, Clone, Copy)]
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Problem> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| Query(v))
+            .map_err(|e: QueryRejection| {
+                Problem::invalid(format!("invalid query: {}", e.body_text()))
+            })
+    }
+}

@@ -1,0 +1,122 @@
+//! What every HTTP service of the product has in common: the middleware
+//! stack, problem+json fallbacks, liveness, metrics, and graceful shutdown.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::problem::{ErrorCode, Problem};
+use crate::{request_id, telemetry};
+
+/// Routes every service serves the same way: `/healthz` and `/metrics`.
+pub fn common_routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
+}
+
+async fn metrics() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        telemetry::render_metrics(),
+    )
+        .into_response()
+}
+
+/// Serve a static JSON document (the OpenAPI description).
+pub fn json_document(body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Wrap a finished router with the standard stack: problem+json for unknown
+/// routes and methods, panics turned into an opaque 500, HTTP metrics, and
+/// the request id (outermost, so every log line and problem body carries it).
+pub fn with_standard_layers(router: Router) -> Router {
+    router
+        .fallback(|| async { Problem::new(ErrorCode::NotFound, "no such resource") })
+        .method_not_allowed_fallback(|| async {
+            Problem::new(
+                ErrorCode::MethodNotAllowed,
+                "method not allowed on this resource",
+            )
+        })
+        .layer(axum::middleware::from_fn(telemetry::http_metrics))
+        .layer(CatchPanicLayer::custom(
+            |_panic: Box<dyn std::any::Any + Send>| {
+                tracing::error!("handler panicked");
+                Problem::internal().into_response()
+            },
+        ))
+        .layer(axum::middleware::from_fn(request_id::layer))
+}
+
+/// Set once shutdown begins; `/readyz` answers 503 from then on so load
+/// balancers stop sending traffic while in-flight requests drain.
+#[derive(Clone, Default)]
+pub struct ShutdownFlag(Arc<AtomicBool>);
+
+impl ShutdownFlag {
+    pub fn is_shutting_down(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    pub fn trigger(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C, after marking the service as shutting down.
+pub async fn shutdown_signal(flag: ShutdownFlag) {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received, draining");
+    flag.trigger();
+}
+
+/// Check `Authorization: Bearer <ADMIN_TOKEN>`. With no admin token
+/// configured, admin endpoints are closed to everyone (403). The comparison
+/// takes the same time whatever the guess.
+pub fn check_admin(
+    headers: &axum::http::HeaderMap,
+    configured: Option<&secrecy::SecretString>,
+) -> Result<(), Problem> {
+    use secrecy::ExposeSecret;
+    use sha2::{Digest, Sha256};
+    let denied = || Problem::forbidden("this endpoint needs the admin token");
+    let expected = configured.ok_or_else(denied)?;
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .ok_or_else(denied)?;
+    let a = Sha256::digest(given.as_bytes());
+    let b = Sha256::digest(expected.expose_secret().as_bytes());
+    let diff = a
+        .iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    if diff == 0 { Ok(()) } else { Err(denied()) }
+}

@@ -1,0 +1,100 @@
+//! Connections to Redis and Postgres with the timeouts that turn an outage
+//! into a quick `503` instead of a hung request, and the shared Redis key
+//! that both services use: a concert's active set.
+//!
+//! Hot paths use one multiplexed Redis connection ([`ConnectionManager`]):
+//! every request pipelines onto it, nothing is checked out, and it reconnects
+//! by itself when Redis comes back.
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::ids::ConcertId;
+
+/// How long a Redis command may take before the request gives up with 503.
+pub const REDIS_TIMEOUT: Duration = Duration::from_millis(1500);
+/// How long a request waits for a Postgres connection before giving up with 503.
+pub const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Connect to Redis, retrying for up to `patience` at start.
+pub async fn connect_redis(
+    url: &str,
+    patience: Duration,
+) -> Result<ConnectionManager, redis::RedisError> {
+    let client = redis::Client::open(url)?;
+    let config = ConnectionManagerConfig::new()
+        .set_response_timeout(REDIS_TIMEOUT)
+        .set_connection_timeout(Duration::from_millis(500))
+        .set_number_of_retries(2)
+        .set_max_delay(500);
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        match ConnectionManager::new_with_config(client.clone(), config.clone()).await {
+            Ok(conn) => return Ok(conn),
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(error = %e, "Redis is not reachable yet, retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A Postgres pool that connects lazily, so a service starts (and reports
+/// not-ready) while Postgres is down, and recovers when it returns.
+pub fn postgres_pool(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    let options: PgConnectOptions = url.parse()?;
+    Ok(PgPoolOptions::new()
+        .max_connections(max_connections)
+        .min_connections(0)
+        .acquire_timeout(PG_ACQUIRE_TIMEOUT)
+        .idle_timeout(Duration::from_secs(300))
+        .connect_lazy_with(options))
+}
+
+/// The hash tag all keys of one concert share, e.g. `tq:{c:42}`, so that the
+/// scripts touching them run on a single Redis Cluster slot.
+pub fn concert_key_base(prefix: &str, concert: ConcertId) -> String {
+    format!("{prefix}:{{c:{concert}}}")
+}
+
+/// The active set of a concert: sorted set of ticket ids (the `jti` of
+/// access tokens) scored by the end of their session in Unix milliseconds.
+/// Written by the gateway's ticker; read (admission check) and trimmed
+/// (revocation after payment) by booking.
+pub fn active_set_key(prefix: &str, concert: ConcertId) -> String {
+    format!("{}:active", concert_key_base(prefix, concert))
+}
+
+/// Whether a Redis error means "Redis is unreachable" (→ 503) rather than a bug.
+pub fn redis_is_unavailable(e: &redis::RedisError) -> bool {
+    e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || matches!(
+            e.kind(),
+            redis::ErrorKind::TryAgain
+                | redis::ErrorKind::ClusterDown
+                | redis::ErrorKind::MasterDown
+                | redis::ErrorKind::BusyLoadingError
+        )
+}
+
+/// Whether a Postgres error means "Postgres is unreachable or overloaded" (→ 503).
+pub fn pg_is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+            // 08: connection exception; 53: insufficient resources; 57P: operator intervention.
+            c.starts_with("08") || c.starts_with("53") || c.starts_with("57P")
+        }),
+        _ => false,
+    }
+}

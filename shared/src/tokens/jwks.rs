@@ -1,0 +1,156 @@
+//! JWKS: the document the gateway publishes, and the client booking uses to
+//! fetch it, cache it, and refetch it when a token names an unknown `kid`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use ed25519_dalek::VerifyingKey;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Mutex, RwLock};
+
+use super::KeySet;
+use super::keys::thumbprint;
+
+/// One Ed25519 public key as a JWK (RFC 8037).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwk {
+    pub kty: String,
+    pub crv: String,
+    pub x: String,
+    pub kid: String,
+    pub alg: String,
+    #[serde(rename = "use")]
+    pub use_: String,
+}
+
+impl Jwk {
+    pub fn from_key(key: &VerifyingKey) -> Self {
+        Self {
+            kty: "OKP".into(),
+            crv: "Ed25519".into(),
+            x: B64.encode(key.as_bytes()),
+            kid: thumbprint(key),
+            alg: "EdDSA".into(),
+            use_: "sig".into(),
+        }
+    }
+
+    /// The public key, if this JWK is an Ed25519 signing key.
+    pub fn to_key(&self) -> Option<VerifyingKey> {
+        if self.kty != "OKP" || self.crv != "Ed25519" || self.alg != "EdDSA" {
+            return None;
+        }
+        let bytes: [u8; 32] = B64.decode(&self.x).ok()?.try_into().ok()?;
+        VerifyingKey::from_bytes(&bytes).ok()
+    }
+}
+
+/// A JSON Web Key Set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwks {
+    pub keys: Vec<Jwk>,
+}
+
+impl Jwks {
+    /// The usable keys; keys of other types are skipped.
+    pub fn key_set(&self) -> KeySet {
+        KeySet::new(self.keys.iter().filter_map(Jwk::to_key))
+    }
+}
+
+/// Fetches and caches a remote JWKS.
+///
+/// Keys are refreshed every `max_age`, and at once when a token names a `kid`
+/// the cache does not know (a key rotation), at most once per `min_refetch`
+/// so that garbage tokens cannot turn into a flood of requests to the gateway.
+#[derive(Clone)]
+pub struct JwksClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    url: String,
+    http: reqwest::Client,
+    keys: RwLock<(Arc<KeySet>, Option<Instant>)>,
+    fetch_lock: Mutex<()>,
+    max_age: Duration,
+    min_refetch: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JwksError {
+    #[error("fetching the JWKS failed: {0}")]
+    Fetch(String),
+}
+
+impl JwksClient {
+    pub fn new(url: impl Into<String>) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .expect("a plain HTTP client builds");
+        Self {
+            inner: Arc::new(Inner {
+                url: url.into(),
+                http,
+                keys: RwLock::new((Arc::new(KeySet::default()), None)),
+                fetch_lock: Mutex::new(()),
+                max_age: Duration::from_secs(300),
+                min_refetch: Duration::from_secs(1),
+            }),
+        }
+    }
+
+    /// The cached keys, fetching them first if none are cached or they are stale.
+    pub async fn keys(&self) -> Result<Arc<KeySet>, JwksError> {
+        {
+            let guard = self.inner.keys.read().await;
+            if let (keys, Some(at)) = &*guard
+                && at.elapsed() < self.inner.max_age
+            {
+                return Ok(keys.clone());
+            }
+        }
+        self.refresh(self.inner.min_refetch).await
+    }
+
+    /// The keys, refetched if `kid` is not among them (rate limited).
+    pub async fn keys_with(&self, kid: &str) -> Result<Arc<KeySet>, JwksError> {
+        let keys = self.keys().await?;
+        if keys.get(kid).is_some() {
+            return Ok(keys);
+        }
+        self.refresh(self.inner.min_refetch).await
+    }
+
+    /// Fetch unless a fetch happened within `unless_within`. Concurrent
+    /// callers wait for one fetch instead of each making their own.
+    async fn refresh(&self, unless_within: Duration) -> Result<Arc<KeySet>, JwksError> {
+        let _one_at_a_time = self.inner.fetch_lock.lock().await;
+        {
+            let guard = self.inner.keys.read().await;
+            if let (keys, Some(at)) = &*guard
+                && at.elapsed() < unless_within
+                && !keys.is_empty()
+            {
+                return Ok(keys.clone());
+            }
+        }
+        let jwks: Jwks = self
+            .inner
+            .http
+            .get(&self.inner.url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| JwksError::Fetch(e.to_string()))?
+            .json()
+            .await
+            .map_err(|e| JwksError::Fetch(e.to_string()))?;
+        let keys = Arc::new(jwks.key_set());
+        *self.inner.keys.write().await = (keys.clone(), Some(Instant::now()));
+        Ok(keys)
+    }
+}
