@@ -1,58 +1,132 @@
 //! Read-only lookups of users and concerts in Postgres, cached in process.
 //!
-//! A burst of joins asks about the same few concerts and many users; the
-//! cache keeps that from becoming a burst of SQL. Existing ids are cached for
-//! minutes (they are never deleted); unknown ids for a few seconds, so a user
-//! created a moment ago can join right away and garbage ids cannot flood
-//! Postgres either.
+//! A burst of joins asks about a few concerts and many distinct users. Known
+//! answers come from the cache (existing ids for minutes — they are never
+//! deleted — unknown ids for a few seconds, so a user created a moment ago
+//! can join right away and garbage ids cannot flood Postgres). Cache misses
+//! for users are batched: lookups that arrive while a query runs are answered
+//! together by the next `WHERE user_id = ANY($1)`, so ten thousand joins a
+//! second become a few hundred queries, without adding latency when idle.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use quick_cache::sync::Cache;
 use sqlx::PgPool;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::ApiError;
 
 const FOUND_TTL: Duration = Duration::from_secs(300);
 const MISSING_TTL: Duration = Duration::from_secs(2);
+/// Most user ids looked up by one query.
+const MAX_BATCH: usize = 1024;
+
+/// A lookup failed; `unavailable` when Postgres could not be reached.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("user lookup failed (postgres unavailable: {unavailable})")]
+pub struct LookupFailed {
+    unavailable: bool,
+}
+
+impl From<LookupFailed> for ApiError {
+    fn from(e: LookupFailed) -> Self {
+        if e.unavailable {
+            ApiError::Problem(shared::Problem::unavailable())
+        } else {
+            ApiError::Protocol("user lookup failed".into())
+        }
+    }
+}
+
+type Reply = oneshot::Sender<Result<bool, LookupFailed>>;
 
 pub struct Directory {
     db: PgPool,
     users: Cache<i64, (bool, Instant)>,
     concerts: Cache<i64, (bool, Instant)>,
+    user_lookups: mpsc::Sender<(i64, Reply)>,
 }
 
 impl Directory {
+    /// Must be called inside a Tokio runtime: it starts the batching task.
     pub fn new(db: PgPool) -> Self {
+        let (tx, rx) = mpsc::channel(16 * MAX_BATCH);
+        tokio::spawn(batch_user_lookups(db.clone(), rx));
         Self {
             db,
-            users: Cache::new(200_000),
+            users: Cache::new(500_000),
             concerts: Cache::new(10_000),
+            user_lookups: tx,
         }
     }
 
-    pub async fn user_exists(&self, id: i64) -> Result<bool, sqlx::Error> {
-        let sql = "SELECT EXISTS (SELECT 1 FROM users WHERE user_id = $1)";
-        cached(&self.users, &self.db, id, sql).await
+    pub async fn user_exists(&self, id: i64) -> Result<bool, ApiError> {
+        if let Some(found) = fresh(&self.users, id) {
+            return Ok(found);
+        }
+        let (reply, answer) = oneshot::channel();
+        self.user_lookups
+            .send((id, reply))
+            .await
+            .map_err(|_| ApiError::Protocol("user lookup task stopped".into()))?;
+        let found = answer
+            .await
+            .map_err(|_| ApiError::Protocol("user lookup task stopped".into()))??;
+        self.users.insert(id, (found, Instant::now()));
+        Ok(found)
     }
 
-    pub async fn concert_exists(&self, id: i64) -> Result<bool, sqlx::Error> {
-        let sql = "SELECT EXISTS (SELECT 1 FROM concerts WHERE concert_id = $1)";
-        cached(&self.concerts, &self.db, id, sql).await
+    pub async fn concert_exists(&self, id: i64) -> Result<bool, ApiError> {
+        if let Some(found) = fresh(&self.concerts, id) {
+            return Ok(found);
+        }
+        let found: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM concerts WHERE concert_id = $1)")
+                .bind(id)
+                .fetch_one(&self.db)
+                .await?;
+        self.concerts.insert(id, (found, Instant::now()));
+        Ok(found)
     }
 }
 
-async fn cached(
-    cache: &Cache<i64, (bool, Instant)>,
-    db: &PgPool,
-    id: i64,
-    sql: &'static str,
-) -> Result<bool, sqlx::Error> {
-    if let Some((found, at)) = cache.get(&id) {
-        let ttl = if found { FOUND_TTL } else { MISSING_TTL };
-        if at.elapsed() < ttl {
-            return Ok(found);
+fn fresh(cache: &Cache<i64, (bool, Instant)>, id: i64) -> Option<bool> {
+    let (found, at) = cache.get(&id)?;
+    let ttl = if found { FOUND_TTL } else { MISSING_TTL };
+    (at.elapsed() < ttl).then_some(found)
+}
+
+/// Take whatever lookups are queued (up to [`MAX_BATCH`]), answer them with
+/// one query, repeat. Under load the queue fills while a query runs.
+async fn batch_user_lookups(db: PgPool, mut rx: mpsc::Receiver<(i64, Reply)>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let ids: Vec<i64> = batch
+            .iter()
+            .map(|(id, _)| *id)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let result: Result<Vec<i64>, sqlx::Error> =
+            sqlx::query_scalar("SELECT user_id FROM users WHERE user_id = ANY($1)")
+                .bind(&ids)
+                .fetch_all(&db)
+                .await;
+        match result {
+            Ok(found) => {
+                let found: HashSet<i64> = found.into_iter().collect();
+                for (id, reply) in batch.drain(..) {
+                    let _ = reply.send(Ok(found.contains(&id)));
+                }
+            }
+            Err(e) => {
+                let unavailable = shared::infra::pg_is_unavailable(&e);
+                tracing::warn!(error = %e, "user lookup failed");
+                for (_, reply) in batch.drain(..) {
+                    let _ = reply.send(Err(LookupFailed { unavailable }));
+                }
+            }
         }
     }
-    let found: bool = sqlx::query_scalar(sql).bind(id).fetch_one(db).await?;
-    cache.insert(id, (found, Instant::now()));
-    Ok(found)
 }

@@ -28,6 +28,7 @@ pub struct AppState {
     /// Concerts this process already registered in `tq:concerts`, so only a
     /// concert's first join here pays the extra round trip.
     registered: Arc<Mutex<HashSet<ConcertId>>>,
+    queue_keys: Arc<quick_cache::sync::Cache<ConcertId, Arc<QueueKeys>>>,
 }
 
 impl AppState {
@@ -47,11 +48,20 @@ impl AppState {
             clock,
             shutdown: ShutdownFlag::default(),
             registered: Arc::default(),
+            queue_keys: Arc::new(quick_cache::sync::Cache::new(10_000)),
         }
     }
 
-    pub fn queue_keys(&self, concert: ConcertId) -> QueueKeys {
-        QueueKeys::new(&self.settings.key_prefix, concert)
+    /// The key names of a concert's queue (built once per concert).
+    pub fn queue_keys(&self, concert: ConcertId) -> Arc<QueueKeys> {
+        self.queue_keys
+            .get_or_insert_with(&concert, || {
+                Ok::<_, std::convert::Infallible>(Arc::new(QueueKeys::new(
+                    &self.settings.key_prefix,
+                    concert,
+                )))
+            })
+            .unwrap_or_else(|never| match never {})
     }
 
     /// Make sure the ticker knows `concert` has a queue.

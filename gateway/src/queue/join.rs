@@ -29,7 +29,7 @@ struct Joined {
     status: QueueStatus,
 }
 
-#[tracing::instrument(skip_all, fields(concert = %concert, user = %body.user_id), err(Debug))]
+#[tracing::instrument(level = "debug", skip_all, fields(concert = %concert, user = %body.user_id))]
 pub async fn join(
     State(state): State<AppState>,
     Path(concert): Path<ConcertId>,

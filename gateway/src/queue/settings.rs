@@ -54,7 +54,7 @@ pub async fn public_stats(
     stats(&state, concert).await.map(Json)
 }
 
-#[tracing::instrument(skip_all, fields(concert = %concert), err(Debug))]
+#[tracing::instrument(level = "debug", skip_all, fields(concert = %concert))]
 pub async fn update(
     _admin: Admin,
     State(state): State<AppState>,

@@ -22,7 +22,7 @@ fn ticket_not_found() -> ApiError {
 
 /// One poll: one Redis round trip (the status script also records that the
 /// waiter is still there), no signature check for a ticket seen before.
-#[tracing::instrument(skip_all, fields(concert = %concert), err(Debug))]
+#[tracing::instrument(level = "debug", skip_all, fields(concert = %concert))]
 pub async fn status(
     Ticket(claims): Ticket,
     State(state): State<AppState>,
@@ -48,7 +48,7 @@ pub async fn status(
 }
 
 /// Leave the line or end the active session; the slot goes to the next in line.
-#[tracing::instrument(skip_all, fields(concert = %concert), err(Debug))]
+#[tracing::instrument(level = "debug", skip_all, fields(concert = %concert))]
 pub async fn leave(
     AnyToken(claims): AnyToken,
     State(state): State<AppState>,

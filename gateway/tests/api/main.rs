@@ -6,4 +6,5 @@ mod lifecycle;
 mod outage;
 mod queue_order;
 mod replicas;
+mod shutdown;
 mod tokens;

@@ -59,7 +59,7 @@ async fn three_gateways_ticking_together_admit_each_user_once_within_the_limits(
     });
     join_all(runs).await;
 
-    let log = log.lock().unwrap();
+    let log = std::mem::take(&mut *log.lock().unwrap());
     let mut total_admitted = 0;
     for (tick, outcomes) in log.iter() {
         let ran: Vec<_> = outcomes.iter().filter(|o| o.ran).collect();

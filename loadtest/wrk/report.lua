@@ -1,0 +1,10 @@
+-- Shared by the wrk scripts: print one JSON line with the run's figures.
+function done(summary, latency, requests)
+  local secs = summary.duration / 1e6
+  local bad = summary.errors.status + summary.errors.connect + summary.errors.read
+            + summary.errors.write + summary.errors.timeout
+  io.write(string.format(
+    '{"requests":%d,"rps":%.0f,"p50_ms":%.2f,"p95_ms":%.2f,"p99_ms":%.2f,"errors":%d}\n',
+    summary.requests, summary.requests / secs, latency:percentile(50) / 1000,
+    latency:percentile(95) / 1000, latency:percentile(99) / 1000, bad))
+end

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Bring the whole system up on this machine, with demo data, for a person to try.
+#
+#   scripts/up.sh             build, migrate, seed, run gateway + booking (Ctrl-C stops both)
+#   scripts/up.sh --detach    same, but leave them running in the background
+#                             (stop them with scripts/down.sh)
+#
+# Redis and PostgreSQL are started (or installed, as root) when missing.
+# Settings come from the environment (see README.md); the defaults below
+# make a local demo work out of the box.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+detach=false
+[ "${1:-}" = "--detach" ] && detach=true
+
+export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ticketing}"
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
+export ADMIN_TOKEN="${ADMIN_TOKEN:-dev-admin-token}"
+export DATA_DIR="${DATA_DIR:-.data}"
+export GATEWAY_ADDR="${GATEWAY_ADDR:-127.0.0.1:8080}"
+export BOOKING_ADDR="${BOOKING_ADDR:-127.0.0.1:8081}"
+export JWKS_URL="${JWKS_URL:-http://$GATEWAY_ADDR/.well-known/jwks.json}"
+export RUST_LOG="${RUST_LOG:-info}"
+
+db_name="${DATABASE_URL##*/}"
+db_name="${db_name%%\?*}"
+scripts/services.sh --database "$db_name"
+
+echo "[up] building release binaries (the first build takes a few minutes)" >&2
+cargo build --release -p gateway -p booking
+
+mkdir -p "$DATA_DIR/logs"
+echo "[up] migrating and seeding demo data" >&2
+target/release/booking migrate
+target/release/booking seed
+
+"$(dirname "$0")/down.sh" --quiet || true
+target/release/booking >"$DATA_DIR/logs/booking.log" 2>&1 &
+echo $! >"$DATA_DIR/booking.pid"
+target/release/gateway >"$DATA_DIR/logs/gateway.log" 2>&1 &
+echo $! >"$DATA_DIR/gateway.pid"
+
+wait_ready() { # name addr
+  for _ in $(seq 1 60); do
+    if curl -fs "http://$2/readyz" >/dev/null 2>&1; then return 0; fi
+    sleep 0.5
+  done
+  echo "[up] $1 did not become ready; see $DATA_DIR/logs/$1.log" >&2
+  tail -n 20 "$DATA_DIR/logs/$1.log" >&2
+  exit 1
+}
+wait_ready gateway "$GATEWAY_ADDR"
+wait_ready booking "$BOOKING_ADDR"
+
+psql_q() { psql "$DATABASE_URL" -Atqc "$1"; }
+cat <<MSG
+
+  Ticketing is up.
+
+  Gateway (waiting room)   http://$GATEWAY_ADDR
+      JWKS                 http://$GATEWAY_ADDR/.well-known/jwks.json
+      API description      http://$GATEWAY_ADDR/openapi.json
+  Booking (store)          http://$BOOKING_ADDR
+      API description      http://$BOOKING_ADDR/openapi.json
+  Metrics                  http://$GATEWAY_ADDR/metrics  http://$BOOKING_ADDR/metrics
+  Admin token              $ADMIN_TOKEN
+  Logs                     $DATA_DIR/logs/
+
+  Demo users (id | name | balance KRW):
+$(psql_q "select '    ' || u.user_id || ' | ' || u.name || ' | ' || coalesce(b.balance, 0) from users u left join balances b using (user_id) order by u.user_id limit 10")
+
+  Concerts (id | title | dates):
+$(psql_q "select '    ' || c.concert_id || ' | ' || c.title || ' | ' || count(s.*) from concerts c left join schedules s using (concert_id) group by c.concert_id order by c.concert_id")
+
+  Try it:
+    curl -s -X POST http://$GATEWAY_ADDR/v1/concerts/1/queue -H 'content-type: application/json' -d '{"user_id": 1}'
+
+MSG
+
+if $detach; then
+  echo "  Running in the background; stop with scripts/down.sh"
+  exit 0
+fi
+echo "  Press Ctrl-C to stop."
+trap '"$(dirname "$0")/down.sh"; exit 0' INT TERM
+wait
