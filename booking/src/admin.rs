@@ -1,0 +1,172 @@
+//! Admin endpoints: creating users and concerts (with their schedules and
+//! seats). The admin token is checked before anything else ([`Admin`]).
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use shared::ErrorCode;
+use shared::extract::Json;
+use sqlx::PgConnection;
+
+use crate::auth::admin::Admin;
+use crate::domain::rfc3339;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/admin/users", post(create_user))
+        .route("/v1/admin/concerts", post(create_concert))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    name: String,
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct User {
+    pub user_id: i64,
+    pub name: String,
+}
+
+async fn create_user(
+    _admin: Admin,
+    State(state): State<AppState>,
+    Json(body): Json<NewUser>,
+) -> Result<(StatusCode, Json<User>), ApiError> {
+    let name = text("name", &body.name)?;
+    let mut conn = state.db.acquire().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(insert_user(&mut conn, name).await?),
+    ))
+}
+
+/// Insert a user (its balance row is created with it, at 0).
+pub async fn insert_user(conn: &mut PgConnection, name: &str) -> Result<User, sqlx::Error> {
+    sqlx::query_as("INSERT INTO users (name) VALUES ($1) RETURNING user_id, name")
+        .bind(name)
+        .fetch_one(conn)
+        .await
+}
+
+/// A concert to create.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewConcert {
+    pub title: String,
+    pub venue: String,
+    pub schedules: Vec<NewSchedule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSchedule {
+    pub starts_at: DateTime<Utc>,
+    /// Price of every seat, in KRW (`0..=10,000,000`).
+    pub price: i64,
+    /// Number of seats (`1..=1000`), 50 when absent.
+    #[serde(default = "default_seats")]
+    pub seats: i32,
+}
+
+fn default_seats() -> i32 {
+    50
+}
+
+#[derive(Debug, Serialize)]
+pub struct CreatedConcert {
+    pub concert_id: i64,
+    pub schedules: Vec<CreatedSchedule>,
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct CreatedSchedule {
+    pub schedule_id: i64,
+    #[serde(serialize_with = "rfc3339")]
+    pub starts_at: DateTime<Utc>,
+}
+
+async fn create_concert(
+    _admin: Admin,
+    State(state): State<AppState>,
+    Json(body): Json<NewConcert>,
+) -> Result<(StatusCode, Json<CreatedConcert>), ApiError> {
+    text("title", &body.title)?;
+    text("venue", &body.venue)?;
+    if body.schedules.len() > 366 {
+        return Err(invalid("at most 366 schedules per concert"));
+    }
+    for s in &body.schedules {
+        if !(0..=10_000_000).contains(&s.price) {
+            return Err(invalid("price must be between 0 and 10000000"));
+        }
+        if !(1..=1000).contains(&s.seats) {
+            return Err(invalid("seats must be between 1 and 1000"));
+        }
+    }
+    let mut tx = state.db.begin().await?;
+    let created = insert_concert(&mut tx, &body).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Insert a concert, its schedules and their seats (inside the caller's
+/// transaction). Values must have been validated.
+pub async fn insert_concert(
+    tx: &mut PgConnection,
+    concert: &NewConcert,
+) -> Result<CreatedConcert, sqlx::Error> {
+    let concert_id: i64 = sqlx::query_scalar(
+        "INSERT INTO concerts (title, venue) VALUES ($1, $2) RETURNING concert_id",
+    )
+    .bind(&concert.title)
+    .bind(&concert.venue)
+    .fetch_one(&mut *tx)
+    .await?;
+    let mut schedules = Vec::with_capacity(concert.schedules.len());
+    for s in &concert.schedules {
+        let created: CreatedSchedule = sqlx::query_as(
+            "INSERT INTO schedules (concert_id, starts_at, price, total_seats)
+             VALUES ($1, $2, $3, $4) RETURNING schedule_id, starts_at",
+        )
+        .bind(concert_id)
+        .bind(s.starts_at)
+        .bind(s.price)
+        .bind(s.seats)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO seats (schedule_id, seat_number, price)
+             SELECT $1, n, $2 FROM generate_series(1, $3) AS n",
+        )
+        .bind(created.schedule_id)
+        .bind(s.price)
+        .bind(s.seats)
+        .execute(&mut *tx)
+        .await?;
+        schedules.push(created);
+    }
+    Ok(CreatedConcert {
+        concert_id,
+        schedules,
+    })
+}
+
+/// A name-like field: 1 to 200 characters, not only whitespace.
+fn text<'a>(field: &str, value: &'a str) -> Result<&'a str, ApiError> {
+    let count = value.chars().count();
+    if value.trim().is_empty() || count > 200 {
+        return Err(invalid(&format!("{field} must be 1 to 200 characters")));
+    }
+    Ok(value)
+}
+
+fn invalid(detail: &str) -> ApiError {
+    ApiError::new(ErrorCode::InvalidRequest, detail)
+}

@@ -1,0 +1,96 @@
+//! The *admitted* level: an access token for the concert concerned whose
+//! ticket is still in that concert's active set.
+//!
+//! The check is one `ZSCORE`. A positive answer is remembered for at most
+//! [`CACHE_MAX_AGE`], so a burst of requests from one user costs one round
+//! trip; the process that revokes a ticket forgets its answer at once, and
+//! other replicas within that second.
+
+use std::time::{Duration, Instant};
+
+use quick_cache::sync::Cache;
+use shared::ErrorCode;
+use shared::ids::ConcertId;
+use shared::tokens::{Audience, Claims};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::redis_gate::RedisGate;
+
+/// How long an "admitted" answer may be reused.
+pub const CACHE_MAX_AGE: Duration = Duration::from_secs(1);
+
+/// Checks and revokes admission.
+pub struct Admission {
+    gate: RedisGate,
+    /// Ticket id → (end of its session in Unix ms, when that was read).
+    recent: Cache<Uuid, (f64, Instant)>,
+}
+
+impl Admission {
+    pub fn new(gate: RedisGate) -> Self {
+        Self {
+            gate,
+            recent: Cache::new(100_000),
+        }
+    }
+
+    /// `403 FORBIDDEN` for a token of another concert, `403 NOT_ADMITTED`
+    /// for a queue ticket or a ticket no longer in the active set at `now_ms`.
+    pub async fn require(
+        &self,
+        claims: &Claims,
+        concert: ConcertId,
+        now_ms: i64,
+    ) -> Result<(), ApiError> {
+        if claims.concert_id != concert {
+            return Err(reject(
+                "other_concert",
+                ErrorCode::Forbidden,
+                format!(
+                    "the token is for concert {}, not concert {concert}",
+                    claims.concert_id
+                ),
+            ));
+        }
+        if claims.audience != Audience::Booking {
+            return Err(reject(
+                "queue_ticket",
+                ErrorCode::NotAdmitted,
+                "a queue ticket cannot book; wait in the queue for an access token",
+            ));
+        }
+        let session_end = match self.recent.get(&claims.ticket_id) {
+            Some((end, read_at)) if read_at.elapsed() < CACHE_MAX_AGE => Some(end),
+            _ => {
+                let end = self.gate.session_end_ms(concert, claims.ticket_id).await?;
+                if let Some(end) = end {
+                    self.recent.insert(claims.ticket_id, (end, Instant::now()));
+                }
+                end
+            }
+        };
+        #[expect(clippy::cast_precision_loss, reason = "Unix ms are far below 2^53")]
+        let now = now_ms as f64;
+        match session_end {
+            Some(end) if end > now => Ok(()),
+            _ => Err(reject(
+                "not_admitted",
+                ErrorCode::NotAdmitted,
+                "the access token is not (or no longer) admitted",
+            )),
+        }
+    }
+
+    /// Remove the ticket from the active set and forget any cached answer.
+    pub async fn revoke(&self, concert: ConcertId, ticket: Uuid) -> Result<(), redis::RedisError> {
+        let removed = self.gate.revoke(concert, ticket).await;
+        self.recent.remove(&ticket);
+        removed
+    }
+}
+
+fn reject(reason: &'static str, code: ErrorCode, detail: impl Into<String>) -> ApiError {
+    metrics::counter!("token_rejections_total", "reason" => reason).increment(1);
+    ApiError::new(code, detail)
+}

@@ -1,0 +1,175 @@
+//! A user's prepaid balance: reading it, charging it (optionally with an
+//! `Idempotency-Key`), and its history. All three are *user* level: any valid
+//! ticket or access token of that user, admitted or not.
+
+pub mod store;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use shared::ErrorCode;
+use shared::extract::{Json, Path, Query};
+use shared::ids::UserId;
+
+use crate::auth::Bearer;
+use crate::domain::{self, ChargeAmount};
+use crate::error::ApiError;
+use crate::idempotency::{self, IdempotencyHeader};
+use crate::state::AppState;
+use store::{Balance, Entry};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/users/{user_id}/balance", get(read))
+        .route("/v1/users/{user_id}/balance/charge", post(charge))
+        .route("/v1/users/{user_id}/balance/history", get(history))
+}
+
+fn user_not_found(user: UserId) -> ApiError {
+    ApiError::new(
+        ErrorCode::UserNotFound,
+        format!("user {user} does not exist"),
+    )
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %user))]
+async fn read(
+    bearer: Bearer,
+    State(state): State<AppState>,
+    Path(user): Path<UserId>,
+) -> Result<Json<Balance>, ApiError> {
+    let balance = store::balance(&state.db, user)
+        .await?
+        .ok_or_else(|| user_not_found(user))?;
+    bearer.require_user(user)?;
+    Ok(Json(Balance {
+        user_id: user,
+        balance,
+    }))
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct ChargeRequest {
+    amount: ChargeAmount,
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %user))]
+async fn charge(
+    bearer: Bearer,
+    State(state): State<AppState>,
+    Path(user): Path<UserId>,
+    IdempotencyHeader(key): IdempotencyHeader,
+    Json(body): Json<ChargeRequest>,
+) -> Result<Response, ApiError> {
+    let now = domain::now();
+    let caller = bearer.0.user_id;
+    let path = format!("/v1/users/{user}/balance/charge");
+    let fingerprint = idempotency::fingerprint("POST", &path, &body);
+    if let Some(key) = &key
+        && let Some(existing) =
+            idempotency::lookup(&state.db, caller, key, &fingerprint, now).await?
+    {
+        return Ok(existing.into_response());
+    }
+    if !store::user_exists(&state.db, user).await? {
+        return Err(user_not_found(user));
+    }
+    bearer.require_user(user)?;
+
+    let Some(key) = key else {
+        let mut conn = state.db.acquire().await?;
+        let balance = store::charge(&mut conn, user, body.amount, now).await?;
+        return charged(user, balance).map(IntoResponse::into_response);
+    };
+    let claim = match idempotency::claim(&state.db, caller, &key, &fingerprint, now).await? {
+        Ok(claim) => claim,
+        Err(existing) => return Ok(existing.into_response()),
+    };
+    let result: Result<Vec<u8>, ApiError> = async {
+        let mut tx = state.db.begin().await?;
+        let balance = store::charge(&mut tx, user, body.amount, now).await?;
+        let Json(answer) = charged(user, balance)?;
+        let bytes = serde_json::to_vec(&answer).map_err(|e| ApiError::Internal(e.to_string()))?;
+        if !idempotency::complete(&mut tx, &claim, StatusCode::OK, &bytes).await? {
+            return Err(idempotency::claim_lost().into());
+        }
+        tx.commit().await?;
+        Ok(bytes)
+    }
+    .await;
+    match result {
+        Ok(bytes) => {
+            let mut response = (StatusCode::OK, bytes).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            Ok(response)
+        }
+        Err(e) => {
+            idempotency::release(&state.db, claim).await;
+            Err(e)
+        }
+    }
+}
+
+/// The answer to a charge whose statement returned `balance`.
+fn charged(user: UserId, balance: Option<i64>) -> Result<Json<Balance>, ApiError> {
+    match balance {
+        Some(balance) => {
+            metrics::counter!("charges_total", "outcome" => "charged").increment(1);
+            Ok(Json(Balance {
+                user_id: user,
+                balance,
+            }))
+        }
+        None => {
+            metrics::counter!("charges_total", "outcome" => "over_limit").increment(1);
+            Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!("the balance may not exceed {} KRW", domain::MAX_BALANCE),
+            ))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistoryQuery {
+    /// At most this many entries (1..=1000); all of them when absent.
+    limit: Option<i64>,
+    /// Only entries older than this `entry_id` (the last one of a page).
+    before: Option<i64>,
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %user))]
+async fn history(
+    bearer: Bearer,
+    State(state): State<AppState>,
+    Path(user): Path<UserId>,
+    Query(query): Query<HistoryQuery>,
+) -> Result<Json<Vec<Entry>>, ApiError> {
+    if query.limit.is_some_and(|l| !(1..=1000).contains(&l)) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "limit must be between 1 and 1000",
+        ));
+    }
+    if query.before.is_some_and(|b| b <= 0) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "before must be a positive entry id",
+        ));
+    }
+    if !store::user_exists(&state.db, user).await? {
+        return Err(user_not_found(user));
+    }
+    bearer.require_user(user)?;
+    Ok(Json(
+        store::history(&state.db, user, query.before, query.limit).await?,
+    ))
+}

@@ -1,0 +1,169 @@
+//! Value types that can only hold valid values ("parse, don't validate"):
+//! each has one constructor that refuses bad input, and handlers convert at
+//! the edge, so the rest of the code never re-checks a seat number or amount.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A seat of a schedule: a positive integer. Whether it exists is the
+/// schedule's business (`404 SEAT_NOT_FOUND`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct SeatNumber(i32);
+
+impl SeatNumber {
+    pub fn new(value: i64) -> Result<Self, String> {
+        if value <= 0 {
+            return Err(format!(
+                "seat_number must be a positive integer, got {value}"
+            ));
+        }
+        i32::try_from(value)
+            .map(Self)
+            .map_err(|_| format!("seat_number {value} is out of range"))
+    }
+
+    pub fn get(self) -> i32 {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for SeatNumber {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Self::new(i64::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+impl std::fmt::Display for SeatNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// An amount of KRW to add to a balance: `1..=10,000,000`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct ChargeAmount(i64);
+
+impl ChargeAmount {
+    pub const MAX: i64 = 10_000_000;
+
+    pub fn new(value: i64) -> Result<Self, String> {
+        if (1..=Self::MAX).contains(&value) {
+            Ok(Self(value))
+        } else {
+            Err(format!(
+                "amount must be between 1 and {}, got {value}",
+                Self::MAX
+            ))
+        }
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for ChargeAmount {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Self::new(i64::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The largest balance a user may have (also a CHECK in the schema), far
+/// below `i64::MAX` so that adding a charge can never overflow.
+pub const MAX_BALANCE: i64 = 1_000_000_000_000;
+
+/// The lifecycle of a reservation, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReservationStatus {
+    Held,
+    Confirmed,
+    Expired,
+    Cancelled,
+}
+
+impl ReservationStatus {
+    pub fn parse(stored: &str) -> Option<Self> {
+        match stored {
+            "held" => Some(Self::Held),
+            "confirmed" => Some(Self::Confirmed),
+            "expired" => Some(Self::Expired),
+            "cancelled" => Some(Self::Cancelled),
+            _ => None,
+        }
+    }
+
+    /// The status as the client sees it at `now`: a hold whose time has run
+    /// out is `expired`, whether or not the sweeper has visited it yet.
+    pub fn at(self, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        match self {
+            Self::Held if expires_at <= now => Self::Expired,
+            other => other,
+        }
+    }
+}
+
+/// The current time, to the millisecond (what the API shows and stores).
+/// Handlers read it once and pass it down: time is an input of every rule.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(3)
+}
+
+/// Serialize a timestamp as RFC 3339 UTC with milliseconds (`…T10:05:00.000Z`).
+pub fn rfc3339<S: Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn seat_numbers_are_positive_integers() {
+        assert!(serde_json::from_str::<SeatNumber>("0").is_err());
+        assert!(serde_json::from_str::<SeatNumber>("-1").is_err());
+        assert!(serde_json::from_str::<SeatNumber>("\"7\"").is_err());
+        assert!(serde_json::from_str::<SeatNumber>("7.5").is_err());
+        assert!(serde_json::from_str::<SeatNumber>("99999999999999999999").is_err());
+        assert!(serde_json::from_str::<SeatNumber>("4294967296").is_err());
+        assert_eq!(
+            serde_json::from_str::<SeatNumber>("51")
+                .map(SeatNumber::get)
+                .ok(),
+            Some(51)
+        );
+    }
+
+    #[test]
+    fn an_expired_hold_reads_as_expired() {
+        let now = now();
+        let later = now + chrono::Duration::seconds(1);
+        assert_eq!(
+            ReservationStatus::Held.at(later, now),
+            ReservationStatus::Held
+        );
+        assert_eq!(
+            ReservationStatus::Held.at(now, now),
+            ReservationStatus::Expired
+        );
+        assert_eq!(
+            ReservationStatus::Confirmed.at(now, later),
+            ReservationStatus::Confirmed
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn charge_amount_accepts_exactly_its_range(value in any::<i64>()) {
+            prop_assert_eq!(ChargeAmount::new(value).is_ok(), (1..=10_000_000).contains(&value));
+        }
+
+        #[test]
+        fn seat_number_accepts_exactly_positive_i32(value in any::<i64>()) {
+            prop_assert_eq!(SeatNumber::new(value).is_ok(), value > 0 && value <= i64::from(i32::MAX));
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! Readiness and the API description. Liveness (`/healthz`) and `/metrics`
+//! come from `shared::http::common_routes`.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use shared::http::json_document;
+use shared::{ErrorCode, Problem};
+
+use crate::state::AppState;
+
+/// How long Redis and Postgres each get to answer a readiness probe.
+pub const PROBE_TIMEOUT: Duration = Duration::from_millis(200);
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/readyz", get(readyz)).route(
+        "/openapi.json",
+        get(|| async { json_document(include_str!("../openapi.json")) }),
+    )
+}
+
+/// `200` when both Redis and Postgres answer within [`PROBE_TIMEOUT`];
+/// `503` otherwise, and from the moment shutdown begins.
+async fn readyz(State(state): State<AppState>) -> Response {
+    if state.shutdown.is_shutting_down() {
+        return Problem::new(ErrorCode::Unavailable, "shutting down").into_response();
+    }
+    let redis = tokio::time::timeout(PROBE_TIMEOUT, state.redis.ping());
+    let postgres = tokio::time::timeout(PROBE_TIMEOUT, sqlx::query("SELECT 1").execute(&state.db));
+    let (redis, postgres) = tokio::join!(redis, postgres);
+    let redis_ok = matches!(redis, Ok(Ok(())));
+    let postgres_ok = matches!(postgres, Ok(Ok(_)));
+    if redis_ok && postgres_ok {
+        return axum::Json(serde_json::json!({"status": "ready"})).into_response();
+    }
+    let down: Vec<&str> = [
+        (!redis_ok).then_some("redis"),
+        (!postgres_ok).then_some("postgres"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    Problem::new(
+        ErrorCode::Unavailable,
+        format!("not ready: {} not answering", down.join(" and ")),
+    )
+    .into_response()
+}

@@ -1,0 +1,152 @@
+//! `POST /v1/payments`: pay for a held seat from the prepaid balance.
+//!
+//! Checks run in the contract's order: the token (401), the body and the
+//! `Idempotency-Key` (400), the key's earlier use (replay / 422 / 409, which
+//! needs only a valid token of the same user, so a client whose token this
+//! very payment revoked still learns the outcome), the reservation (404),
+//! admission (403), then the payment itself (409). After the commit the
+//! ticket leaves the active set, so the access token stops working; if Redis
+//! fails at that point the payment still stands (`201`).
+
+mod store;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde::{Deserialize, Serialize};
+use shared::ErrorCode;
+use shared::extract::Json;
+use uuid::Uuid;
+
+use crate::auth::Bearer;
+use crate::domain::{self, SeatNumber};
+use crate::error::ApiError;
+use crate::idempotency::{self, IdempotencyHeader};
+use crate::reservations;
+use crate::state::AppState;
+use store::PayOutcome;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/payments", post(pay))
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct PayRequest {
+    reservation_id: Uuid,
+}
+
+fn count(outcome: &'static str) {
+    metrics::counter!("payments_total", "outcome" => outcome).increment(1);
+}
+
+#[tracing::instrument(skip_all, fields(reservation_id = %body.reservation_id))]
+async fn pay(
+    bearer: Bearer,
+    State(state): State<AppState>,
+    IdempotencyHeader(key): IdempotencyHeader,
+    Json(body): Json<PayRequest>,
+) -> Result<Response, ApiError> {
+    let now = domain::now();
+    let user = bearer.0.user_id;
+    let fingerprint = idempotency::fingerprint("POST", "/v1/payments", &body);
+    if let Some(key) = &key
+        && let Some(existing) = idempotency::lookup(&state.db, user, key, &fingerprint, now).await?
+    {
+        count("idempotent_answer");
+        return Ok(existing.into_response());
+    }
+
+    let id = body.reservation_id;
+    let reservation = reservations::find_own(&state, &bearer, id).await?;
+    let schedule = state.catalog.schedule(reservation.schedule()?).await?;
+    state
+        .admission
+        .require(&bearer.0, schedule.concert_id, now.timestamp_millis())
+        .await?;
+
+    let claim = match &key {
+        None => None,
+        Some(key) => match idempotency::claim(&state.db, user, key, &fingerprint, now).await? {
+            Ok(claim) => Some(claim),
+            Err(existing) => {
+                count("idempotent_answer");
+                return Ok(existing.into_response());
+            }
+        },
+    };
+    let outcome = store::pay(&state.db, id, user, now, claim.as_ref()).await;
+    let error = match outcome {
+        Ok(PayOutcome::Paid {
+            body,
+            schedule_id,
+            seat_number,
+        }) => {
+            count("paid");
+            after_commit(&state, &bearer, id, schedule_id, seat_number).await;
+            let mut response = (StatusCode::CREATED, body).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            return Ok(response);
+        }
+        Ok(PayOutcome::NotFound) => reservations::not_found(id),
+        Ok(PayOutcome::AlreadyPaid) => {
+            count("already_paid");
+            ApiError::new(
+                ErrorCode::AlreadyPaid,
+                format!("reservation {id} is already paid"),
+            )
+        }
+        Ok(PayOutcome::HoldExpired) => {
+            count("hold_expired");
+            ApiError::new(
+                ErrorCode::HoldExpired,
+                format!("the hold of reservation {id} has expired"),
+            )
+        }
+        Ok(PayOutcome::InsufficientBalance) => {
+            count("insufficient_balance");
+            ApiError::new(
+                ErrorCode::InsufficientBalance,
+                format!(
+                    "the balance is below the price of {} KRW",
+                    reservation.price
+                ),
+            )
+        }
+        Ok(PayOutcome::ClaimLost) => idempotency::claim_lost().into(),
+        Err(e) => e.into(),
+    };
+    if let Some(claim) = claim {
+        idempotency::release(&state.db, claim).await;
+    }
+    Err(error)
+}
+
+/// Revoke the access token and drop the seat lock. Failures are logged and
+/// counted: the payment has committed, and both keys expire on their own.
+async fn after_commit(state: &AppState, bearer: &Bearer, id: Uuid, schedule_id: i64, seat: i32) {
+    let claims = &bearer.0;
+    if let Err(e) = state
+        .admission
+        .revoke(claims.concert_id, claims.ticket_id)
+        .await
+    {
+        metrics::counter!("redis_errors_total").increment(1);
+        tracing::warn!(error = %e, "paid, but the access token could not be revoked");
+    }
+    let (Ok(schedule), Ok(seat)) = (
+        shared::ids::ScheduleId::new(schedule_id),
+        SeatNumber::new(seat.into()),
+    ) else {
+        return;
+    };
+    if let Err(e) = state.redis.release_seat(schedule, seat, id).await {
+        metrics::counter!("redis_errors_total").increment(1);
+        tracing::warn!(error = %e, "paid, but the seat lock could not be released");
+    }
+}

@@ -1,0 +1,115 @@
+//! Every Redis key and script booking uses. Redis is the gate in front of
+//! Postgres, never the truth: losing any of these keys can slow a request
+//! down or let it reach Postgres, where the conditional write refuses it.
+//!
+//! Key layout (all under `REDIS_KEY_PREFIX`, written `{prefix}` below):
+//!
+//! | key | type | written by | meaning |
+//! |---|---|---|---|
+//! | `{prefix}:{c:<concert_id>}:active` | sorted set | gateway (admit), booking (ZREM after payment) | ticket ids (`jti`) admitted to book, scored by the end of their session in Unix ms |
+//! | `{prefix}:{s:<schedule_id>}:seat:<n>` | string, `PX` = hold time | booking | the reservation id that won seat `n`; `SET NX` is the first-come gate |
+//!
+//! Seat locks share the schedule's hash tag so a future script touching
+//! several seats of one schedule stays on one Redis Cluster slot.
+
+use redis::Script;
+use redis::aio::ConnectionManager;
+use shared::ids::{ConcertId, ScheduleId};
+use shared::infra::active_set_key;
+use std::time::Duration;
+use uuid::Uuid;
+
+use crate::domain::SeatNumber;
+
+/// Redis, with the key layout and scripts of this service.
+#[derive(Clone)]
+pub struct RedisGate {
+    conn: ConnectionManager,
+    prefix: String,
+    release_seat: Script,
+}
+
+impl RedisGate {
+    pub fn new(conn: ConnectionManager, prefix: impl Into<String>) -> Self {
+        Self {
+            conn,
+            prefix: prefix.into(),
+            release_seat: Script::new(include_str!("lua/release_seat.lua")),
+        }
+    }
+
+    /// The lock of one seat of one schedule.
+    pub fn seat_key(&self, schedule: ScheduleId, seat: SeatNumber) -> String {
+        format!("{}:{{s:{schedule}}}:seat:{seat}", self.prefix)
+    }
+
+    /// Take the seat for `reservation` for `ttl`, if nobody holds it:
+    /// `SET key reservation NX PX ttl`. `false` means someone else won.
+    pub async fn try_lock_seat(
+        &self,
+        schedule: ScheduleId,
+        seat: SeatNumber,
+        reservation: Uuid,
+        ttl: Duration,
+    ) -> Result<bool, redis::RedisError> {
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let set: Option<String> = redis::cmd("SET")
+            .arg(self.seat_key(schedule, seat))
+            .arg(reservation.to_string())
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(set.is_some())
+    }
+
+    /// Delete the seat lock only if `reservation` still owns it.
+    pub async fn release_seat(
+        &self,
+        schedule: ScheduleId,
+        seat: SeatNumber,
+        reservation: Uuid,
+    ) -> Result<bool, redis::RedisError> {
+        let deleted: i64 = self
+            .release_seat
+            .key(self.seat_key(schedule, seat))
+            .arg(reservation.to_string())
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(deleted == 1)
+    }
+
+    /// The end of the ticket's active session in Unix ms, if it is in the
+    /// concert's active set (one `ZSCORE`).
+    pub async fn session_end_ms(
+        &self,
+        concert: ConcertId,
+        ticket: Uuid,
+    ) -> Result<Option<f64>, redis::RedisError> {
+        redis::cmd("ZSCORE")
+            .arg(active_set_key(&self.prefix, concert))
+            .arg(ticket.to_string())
+            .query_async(&mut self.conn.clone())
+            .await
+    }
+
+    /// Remove the ticket from the concert's active set: its access token
+    /// stops working (the revocation after a payment).
+    pub async fn revoke(&self, concert: ConcertId, ticket: Uuid) -> Result<(), redis::RedisError> {
+        let _removed: i64 = redis::cmd("ZREM")
+            .arg(active_set_key(&self.prefix, concert))
+            .arg(ticket.to_string())
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(())
+    }
+
+    /// `PING`, for readiness.
+    pub async fn ping(&self) -> Result<(), redis::RedisError> {
+        let _pong: String = redis::cmd("PING")
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,117 @@
+//! Taking a seat hold: Redis decides who may try, Postgres decides who wins.
+//!
+//! 1. `SET seat-lock <reservation id> NX PX <hold time>`: everyone but the
+//!    first taker gets `409 SEAT_UNAVAILABLE` without touching Postgres.
+//! 2. The winner writes the hold in one conditional transaction
+//!    ([`store::hold`]), correct even if the lock was lost.
+//! 3. If that write does not succeed, the lock is released, but only if it
+//!    still holds this reservation's id.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use shared::ErrorCode;
+use shared::extract::Json;
+use shared::ids::ScheduleId;
+use uuid::Uuid;
+
+use super::store::{self, HoldOutcome, NewHold};
+use crate::auth::Bearer;
+use crate::domain::{self, SeatNumber};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoldRequest {
+    schedule_id: ScheduleId,
+    seat_number: SeatNumber,
+}
+
+#[tracing::instrument(skip_all, fields(schedule_id = %body.schedule_id, seat = %body.seat_number))]
+pub async fn create(
+    Bearer(claims): Bearer,
+    State(state): State<AppState>,
+    Json(body): Json<HoldRequest>,
+) -> Result<Response, ApiError> {
+    let now = domain::now();
+    let (schedule_id, seat) = (body.schedule_id, body.seat_number);
+    let schedule = state.catalog.schedule(schedule_id).await?;
+    schedule.require_seat(seat)?;
+    state
+        .admission
+        .require(&claims, schedule.concert_id, now.timestamp_millis())
+        .await?;
+    if schedule.starts_at <= now {
+        return Err(ApiError::new(
+            ErrorCode::SeatUnavailable,
+            format!("schedule {schedule_id} has already started"),
+        ));
+    }
+
+    let reservation_id = Uuid::new_v4();
+    let ttl = state.settings.hold_ttl;
+    if !state
+        .redis
+        .try_lock_seat(schedule_id, seat, reservation_id, ttl)
+        .await?
+    {
+        metrics::counter!("holds_total", "outcome" => "lost_redis").increment(1);
+        return Err(seat_unavailable(schedule_id, seat));
+    }
+
+    let hold = NewHold {
+        reservation_id,
+        user: claims.user_id,
+        schedule: schedule_id,
+        seat,
+        now,
+        expires_at: now + ttl,
+        max_per_user: state.settings.max_seats_per_user.into(),
+    };
+    let error = match store::hold(&state.db, &hold).await {
+        Ok(HoldOutcome::Held(row)) => {
+            metrics::counter!("holds_total", "outcome" => "won").increment(1);
+            let location = format!("/v1/reservations/{reservation_id}");
+            let body = Json(row.view(now)?);
+            return Ok((StatusCode::CREATED, [(header::LOCATION, location)], body).into_response());
+        }
+        Ok(HoldOutcome::SeatTaken) => {
+            metrics::counter!("holds_total", "outcome" => "lost_postgres").increment(1);
+            seat_unavailable(schedule_id, seat)
+        }
+        Ok(HoldOutcome::LimitReached) => {
+            metrics::counter!("holds_total", "outcome" => "limit").increment(1);
+            ApiError::new(
+                ErrorCode::HoldLimitReached,
+                format!(
+                    "at most {} seats per user for schedule {schedule_id}",
+                    state.settings.max_seats_per_user
+                ),
+            )
+        }
+        Ok(HoldOutcome::UnknownUser) => ApiError::new(
+            ErrorCode::UserNotFound,
+            format!("user {} does not exist", claims.user_id),
+        ),
+        Err(e) => e.into(),
+    };
+    if let Err(e) = state
+        .redis
+        .release_seat(schedule_id, seat, reservation_id)
+        .await
+    {
+        // The lock times out by itself; until then the seat answers 409.
+        metrics::counter!("redis_errors_total").increment(1);
+        tracing::warn!(error = %e, "could not release the seat lock after a failed hold");
+    }
+    Err(error)
+}
+
+fn seat_unavailable(schedule: ScheduleId, seat: SeatNumber) -> ApiError {
+    ApiError::new(
+        ErrorCode::SeatUnavailable,
+        format!("seat {seat} of schedule {schedule} is held or sold"),
+    )
+}

@@ -1,0 +1,173 @@
+//! Building and running the service: `Application::build(settings)` connects
+//! to Postgres and Redis (running migrations if asked), binds the listener,
+//! and `run_until_stopped` serves until SIGTERM, then drains in-flight
+//! requests and stops the sweeper. Tests build the same thing on port 0.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::http::{HeaderName, Method, header};
+use secrecy::ExposeSecret;
+use shared::http::{ShutdownFlag, common_routes, shutdown_signal, with_standard_layers};
+use shared::infra::{connect_redis, postgres_pool};
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use tokio::net::TcpListener;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+
+use crate::auth::TokenVerifier;
+use crate::auth::admission::Admission;
+use crate::catalog::Catalog;
+use crate::redis_gate::RedisGate;
+use crate::settings::{CorsOrigins, Settings};
+use crate::state::AppState;
+use crate::{admin, balance, concerts, health, payments, reservations, seats, sweeper};
+
+/// The schema, embedded in the binary.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// How long start-up waits for Redis and Postgres to come up.
+const STARTUP_PATIENCE: Duration = Duration::from_secs(30);
+
+pub struct Application {
+    listener: TcpListener,
+    port: u16,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        // Install the recorder before anything counts.
+        let _ = shared::telemetry::metrics_handle();
+        let db = postgres_pool(
+            settings.database_url.expose_secret(),
+            settings.database_max_connections,
+        )
+        .context("DATABASE_URL is not a valid Postgres URL")?;
+        if settings.run_migrations {
+            migrate(&db).await?;
+        }
+        let conn = connect_redis(settings.redis_url.expose_secret(), STARTUP_PATIENCE)
+            .await
+            .context("cannot connect to Redis (REDIS_URL)")?;
+        let redis = RedisGate::new(conn, settings.redis_key_prefix.clone());
+        let listener = TcpListener::bind(settings.addr)
+            .await
+            .with_context(|| format!("cannot listen on BOOKING_ADDR={}", settings.addr))?;
+        let port = listener.local_addr()?.port();
+        let state = AppState {
+            tokens: Arc::new(TokenVerifier::new(&settings.jwks_url)),
+            admission: Arc::new(Admission::new(redis.clone())),
+            catalog: Arc::new(Catalog::new(db.clone())),
+            db,
+            redis,
+            settings: Arc::new(settings),
+            shutdown: ShutdownFlag::default(),
+        };
+        Ok(Self {
+            listener,
+            port,
+            state,
+        })
+    }
+
+    /// The port actually bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serve until SIGTERM or Ctrl-C, then drain.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let flag = self.state.shutdown.clone();
+        self.run_until(shutdown_signal(flag)).await
+    }
+
+    /// Serve until `stop` resolves, then drain in-flight requests (`/readyz`
+    /// answers 503 from that moment) and stop the background sweeper.
+    pub async fn run_until(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_sweeper, sweeper_stopped) = tokio::sync::watch::channel(false);
+        let sweeper = tokio::spawn(sweeper::run(
+            self.state.db.clone(),
+            self.state.settings.sweep_interval,
+            sweeper_stopped,
+        ));
+        let flag = self.state.shutdown.clone();
+        let app = router(self.state);
+        tracing::info!(port = self.port, "booking is listening");
+        let served = axum::serve(self.listener, app)
+            .with_graceful_shutdown(async move {
+                stop.await;
+                flag.trigger();
+            })
+            .await;
+        let _ = stop_sweeper.send(true);
+        let _ = sweeper.await;
+        served.context("the HTTP server failed")
+    }
+}
+
+/// Apply the migrations, waiting for Postgres for a while at start.
+pub async fn migrate(db: &PgPool) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + STARTUP_PATIENCE;
+    loop {
+        match MIGRATOR.run(db).await {
+            Ok(()) => return Ok(()),
+            Err(sqlx::migrate::MigrateError::Execute(e))
+                if shared::infra::pg_is_unavailable(&e)
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tracing::warn!(error = %e, "Postgres is not reachable yet, retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(e).context("running the database migrations"),
+        }
+    }
+}
+
+/// Every route, the standard layers, and CORS.
+pub fn router(state: AppState) -> Router {
+    let cors = cors(&state.settings.cors_allowed_origins);
+    let limit = GlobalConcurrencyLimitLayer::new(state.settings.max_concurrent_requests);
+    // Probes and metrics stay outside the limit: they must answer under load.
+    let routes = Router::new()
+        .merge(concerts::router())
+        .merge(seats::router())
+        .merge(reservations::router())
+        .merge(payments::router())
+        .merge(balance::router())
+        .merge(admin::router())
+        .layer(limit)
+        .merge(health::router())
+        .merge(common_routes())
+        .with_state(state);
+    with_standard_layers(routes).layer(cors)
+}
+
+fn cors(origins: &CorsOrigins) -> CorsLayer {
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            header::LOCATION,
+            header::RETRY_AFTER,
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("idempotent-replayed"),
+        ])
+        .max_age(Duration::from_secs(600));
+    match origins {
+        CorsOrigins::Any => layer.allow_origin(Any),
+        CorsOrigins::List(list) => layer.allow_origin(AllowOrigin::list(list.iter().cloned())),
+    }
+}

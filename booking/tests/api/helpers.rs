@@ -1,0 +1,363 @@
+//! `spawn_app()`: the real booking service on port 0, against a fresh
+//! Postgres database, a random Redis key prefix and a real HTTP JWKS endpoint
+//! publishing the test signer's key, with typed helpers for the tests.
+
+use std::path::Path;
+use std::time::Duration;
+
+use axum::routing::get;
+use booking::settings::CorsOrigins;
+use booking::{Application, Settings};
+use redis::aio::ConnectionManager;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use shared::ids::{ConcertId, UserId};
+use shared::infra::active_set_key;
+use shared::testing::{TcpProxy, fresh_database, random_prefix, redis_url};
+use shared::tokens::{Audience, Claims, Jwks, Signer, encode};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: PgPool,
+    pub redis: ConnectionManager,
+    pub prefix: String,
+    pub signer: Signer,
+}
+
+/// Knobs a test may turn before the service starts.
+pub struct Options {
+    pub hold_ttl: Duration,
+    pub max_seats_per_user: u32,
+    pub sweep_interval: Duration,
+    pub admin_token: Option<&'static str>,
+    /// Reach Postgres through this proxy (which must forward to the test server).
+    pub postgres_proxy: Option<u16>,
+    /// Reach Redis through this proxy.
+    pub redis_proxy: Option<u16>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            hold_ttl: Duration::from_secs(300),
+            max_seats_per_user: 4,
+            sweep_interval: Duration::from_secs(1),
+            admin_token: Some(ADMIN_TOKEN),
+            postgres_proxy: None,
+            redis_proxy: None,
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+pub async fn spawn_app_with(options: Options) -> TestApp {
+    shared::telemetry::init_test_logging();
+    let migrations = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let (database_url, db) = fresh_database(&migrations).await;
+    let signer = Signer::generate();
+    let jwks_url = serve_jwks(&signer).await;
+    let prefix = random_prefix();
+    let settings = Settings {
+        database_url: with_port(&database_url, options.postgres_proxy).into(),
+        database_max_connections: 20,
+        redis_url: with_port(&redis_url(), options.redis_proxy).into(),
+        redis_key_prefix: prefix.clone(),
+        addr: "127.0.0.1:0".parse().expect("a socket address"),
+        admin_token: options.admin_token.map(Into::into),
+        jwks_url,
+        hold_ttl: options.hold_ttl,
+        max_seats_per_user: options.max_seats_per_user,
+        cors_allowed_origins: CorsOrigins::List(vec![
+            "http://127.0.0.1:8080".parse().expect("origin"),
+        ]),
+        run_migrations: true,
+        sweep_interval: options.sweep_interval,
+        max_concurrent_requests: 256,
+    };
+    let app = Application::build(settings)
+        .await
+        .expect("the application builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until(std::future::pending()));
+    let redis = shared::infra::connect_redis(&redis_url(), Duration::from_secs(5))
+        .await
+        .expect("Redis is reachable for tests");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("an HTTP client");
+    TestApp {
+        address,
+        client,
+        db,
+        redis,
+        prefix,
+        signer,
+    }
+}
+
+/// A proxy in front of the test Postgres or Redis server.
+pub async fn proxy_to(url: &str) -> TcpProxy {
+    TcpProxy::start(&authority(url)).await
+}
+
+/// `url` with its host:port replaced by 127.0.0.1:`port`, when given.
+fn with_port(url: &str, port: Option<u16>) -> String {
+    match port {
+        None => url.to_owned(),
+        Some(port) => url.replacen(&authority(url), &format!("127.0.0.1:{port}"), 1),
+    }
+}
+
+fn authority(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, rest)| rest);
+    rest.split('/').next().unwrap_or(rest).to_owned()
+}
+
+/// A tiny HTTP server publishing `signer`'s public key as a JWKS.
+async fn serve_jwks(signer: &Signer) -> String {
+    let jwks = Jwks {
+        keys: vec![signer.jwk()],
+    };
+    let router = axum::Router::new().route(
+        "/.well-known/jwks.json",
+        get(move || {
+            let jwks = jwks.clone();
+            async move { axum::Json(jwks) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the JWKS server");
+    let port = listener.local_addr().expect("JWKS address").port();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://127.0.0.1:{port}/.well-known/jwks.json")
+}
+
+/// An access token of `user` for `concert`, admitted (in the active set).
+pub struct Access {
+    pub token: String,
+    pub ticket_id: Uuid,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Sign a token of `audience` for `user` and `concert`.
+    pub fn token(&self, user: i64, concert: i64, audience: Audience) -> (String, Uuid) {
+        let now = shared::unix_now();
+        let ticket_id = Uuid::new_v4();
+        let claims = Claims {
+            audience,
+            user_id: UserId::new(user).expect("a user id"),
+            concert_id: ConcertId::new(concert).expect("a concert id"),
+            ticket_id,
+            issued_at: now,
+            expires_at: now + 600,
+        };
+        (encode(&self.signer, &claims), ticket_id)
+    }
+
+    /// A queue ticket (not an access token).
+    pub fn ticket(&self, user: i64, concert: i64) -> String {
+        self.token(user, concert, Audience::Queue).0
+    }
+
+    /// An access token whose ticket is in the concert's active set.
+    pub async fn admit(&self, user: i64, concert: i64) -> Access {
+        let (token, ticket_id) = self.token(user, concert, Audience::Booking);
+        let session_end_ms = (shared::unix_now() + 600) * 1000;
+        let key = active_set_key(&self.prefix, ConcertId::new(concert).expect("a concert id"));
+        let _: i64 = redis::cmd("ZADD")
+            .arg(key)
+            .arg(session_end_ms)
+            .arg(ticket_id.to_string())
+            .query_async(&mut self.redis.clone())
+            .await
+            .expect("ZADD");
+        Access { token, ticket_id }
+    }
+
+    pub async fn in_active_set(&self, concert: i64, ticket_id: Uuid) -> bool {
+        let key = active_set_key(&self.prefix, ConcertId::new(concert).expect("a concert id"));
+        let score: Option<f64> = redis::cmd("ZSCORE")
+            .arg(key)
+            .arg(ticket_id.to_string())
+            .query_async(&mut self.redis.clone())
+            .await
+            .expect("ZSCORE");
+        score.is_some()
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET")
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn admin_post(&self, path: &str, body: &Value) -> Response {
+        self.post(path, ADMIN_TOKEN, body).await
+    }
+
+    /// A user created through the admin API.
+    pub async fn create_user(&self, name: &str) -> i64 {
+        let response = self
+            .admin_post("/v1/admin/users", &json!({ "name": name }))
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.expect("user JSON");
+        body["user_id"].as_i64().expect("user_id")
+    }
+
+    /// `count` users created directly in the database (for crowds).
+    pub async fn create_users(&self, count: i64) -> Vec<i64> {
+        sqlx::query_scalar(
+            "INSERT INTO users (name) SELECT 'user ' || n FROM generate_series(1, $1) AS n
+             RETURNING user_id",
+        )
+        .bind(count)
+        .fetch_all(&self.db)
+        .await
+        .expect("insert users")
+    }
+
+    /// A concert with one schedule a month from now, 50 seats at `price`.
+    pub async fn create_concert(&self, price: i64) -> (i64, i64) {
+        let starts_at = chrono::Utc::now() + chrono::Duration::days(30);
+        let body = json!({
+            "title": "Test Concert",
+            "venue": "Test Hall",
+            "schedules": [{ "starts_at": starts_at, "price": price, "seats": 50 }],
+        });
+        let response = self.admin_post("/v1/admin/concerts", &body).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.expect("concert JSON");
+        let concert = body["concert_id"].as_i64().expect("concert_id");
+        let schedule = body["schedules"][0]["schedule_id"]
+            .as_i64()
+            .expect("schedule_id");
+        (concert, schedule)
+    }
+
+    pub async fn hold_seat(&self, token: &str, schedule: i64, seat: i64) -> Response {
+        self.post(
+            "/v1/reservations",
+            token,
+            &json!({ "schedule_id": schedule, "seat_number": seat }),
+        )
+        .await
+    }
+
+    /// Hold a seat that must be free; returns the reservation id.
+    pub async fn hold_ok(&self, token: &str, schedule: i64, seat: i64) -> String {
+        let response = self.hold_seat(token, schedule, seat).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.expect("reservation JSON");
+        body["reservation_id"]
+            .as_str()
+            .expect("reservation_id")
+            .to_owned()
+    }
+
+    pub async fn pay(&self, token: &str, reservation: &str, key: Option<&str>) -> Response {
+        let mut request = self
+            .client
+            .post(self.url("/v1/payments"))
+            .bearer_auth(token)
+            .json(&json!({ "reservation_id": reservation }));
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        request.send().await.expect("POST /v1/payments")
+    }
+
+    pub async fn charge(&self, token: &str, user: i64, amount: i64, key: Option<&str>) -> Response {
+        let mut request = self
+            .client
+            .post(self.url(&format!("/v1/users/{user}/balance/charge")))
+            .bearer_auth(token)
+            .json(&json!({ "amount": amount }));
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        request.send().await.expect("POST charge")
+    }
+
+    /// Add `amount` to `user`'s balance through the API (and so the ledger).
+    pub async fn fund(&self, user: i64, amount: i64) {
+        let response = self.charge(&self.ticket(user, 1), user, amount, None).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    pub async fn balance_of(&self, user: i64) -> i64 {
+        sqlx::query_scalar("SELECT balance FROM balances WHERE user_id = $1")
+            .bind(user)
+            .fetch_one(&self.db)
+            .await
+            .expect("balance")
+    }
+
+    /// Charges minus payments in the user's ledger.
+    pub async fn ledger_total(&self, user: i64) -> i64 {
+        sqlx::query_scalar(
+            "SELECT COALESCE(sum(CASE kind WHEN 'charge' THEN amount ELSE -amount END), 0)::BIGINT
+             FROM balance_ledger WHERE user_id = $1",
+        )
+        .bind(user)
+        .fetch_one(&self.db)
+        .await
+        .expect("ledger total")
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.db)
+            .await
+            .expect("count query")
+    }
+}
+
+/// Assert a problem+json answer with `status` and `code`; returns the body.
+pub async fn assert_problem(response: Response, status: u16, code: &str) -> Value {
+    assert_eq!(
+        response.status().as_u16(),
+        status,
+        "status of {}",
+        response.url()
+    );
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("problem JSON");
+    assert_eq!(body["code"], code, "problem body {body}");
+    assert_eq!(body["status"], status);
+    body
+}
