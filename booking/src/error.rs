@@ -46,24 +46,8 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
             ApiError::Client(problem) => problem.into_response(),
-            ApiError::Database(e) if pg_is_unavailable(&e) => {
-                tracing::warn!(error = %e, "Postgres is unavailable");
-                Problem::unavailable().into_response()
-            }
-            ApiError::Redis(e) if redis_is_unavailable(&e) => {
-                metrics::counter!("redis_errors_total").increment(1);
-                tracing::warn!(error = %e, "Redis is unavailable");
-                Problem::unavailable().into_response()
-            }
-            ApiError::Database(e) => {
-                tracing::error!(error = %e, "Postgres query failed");
-                Problem::internal().into_response()
-            }
-            ApiError::Redis(e) => {
-                metrics::counter!("redis_errors_total").increment(1);
-                tracing::error!(error = %e, "Redis command failed");
-                Problem::internal().into_response()
-            }
+            ApiError::Database(e) => shared::infra::pg_problem(&e).into_response(),
+            ApiError::Redis(e) => shared::infra::redis_problem(&e).into_response(),
             ApiError::Internal(cause) => {
                 tracing::error!(error = %cause, "internal error");
                 Problem::internal().into_response()

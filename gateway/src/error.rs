@@ -3,7 +3,6 @@
 //! cause and answered with an opaque 503 (unreachable) or 500 (anything else).
 
 use axum::response::{IntoResponse, Response};
-use shared::infra::{pg_is_unavailable, redis_is_unavailable};
 use shared::{ErrorCode, Problem};
 
 #[derive(Debug, thiserror::Error)]
@@ -26,26 +25,15 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let problem = match self {
-            ApiError::Problem(p) => p,
-            ApiError::Redis(e) if redis_is_unavailable(&e) => {
-                metrics::counter!("redis_errors_total").increment(1);
-                tracing::warn!(error = %e, "redis unavailable");
-                Problem::unavailable()
+        match self {
+            ApiError::Problem(p) => p.into_response(),
+            ApiError::Redis(e) => shared::infra::redis_problem(&e).into_response(),
+            ApiError::Postgres(e) => shared::infra::pg_problem(&e).into_response(),
+            ApiError::Protocol(cause) => {
+                tracing::error!(error = %cause, "unexpected reply");
+                Problem::internal().into_response()
             }
-            ApiError::Postgres(e) if pg_is_unavailable(&e) => {
-                tracing::warn!(error = %e, "postgres unavailable");
-                Problem::unavailable()
-            }
-            other => {
-                if matches!(other, ApiError::Redis(_)) {
-                    metrics::counter!("redis_errors_total").increment(1);
-                }
-                tracing::error!(error = %other, "request failed");
-                Problem::internal()
-            }
-        };
-        problem.into_response()
+        }
     }
 }
 

@@ -106,50 +106,44 @@ where
     }
 }
 
-/// Path parameters; a value that does not parse is `400 INVALID_REQUEST`.
-#[derive(Debug, Clone, Copy)]
-pub struct Path<T>(pub T);
+/// Wraps one of axum's parts extractors so its rejection is a 400 problem.
+macro_rules! problem_extractor {
+    ($(#[$doc:meta])* $name:ident, $inner:ident, $rejection:ty, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name<T>(pub T);
 
-impl<T, S> FromRequestParts<S> for Path<T>
-where
-    T: DeserializeOwned + Send,
-    S: Send + Sync,
-{
-    type Rejection = Problem;
+        impl<T, S> FromRequestParts<S> for $name<T>
+        where
+            T: DeserializeOwned + Send,
+            S: Send + Sync,
+        {
+            type Rejection = Problem;
 
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Problem> {
-        axum::extract::Path::<T>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Path(v)| Path(v))
-            .map_err(|e: PathRejection| {
-                Problem::invalid(format!("invalid path parameter: {}", e.body_text()))
-            })
-    }
+            async fn from_request_parts(
+                parts: &mut axum::http::request::Parts,
+                state: &S,
+            ) -> Result<Self, Problem> {
+                axum::extract::$inner::<T>::from_request_parts(parts, state)
+                    .await
+                    .map(|axum::extract::$inner(v)| $name(v))
+                    .map_err(|e: $rejection| Problem::invalid(format!(concat!($what, ": {}"), e.body_text())))
+            }
+        }
+    };
 }
 
-/// Query parameters; unknown or malformed ones are `400 INVALID_REQUEST`.
-#[derive(Debug, Clone, Copy)]
-pub struct Query<T>(pub T);
-
-impl<T, S> FromRequestParts<S> for Query<T>
-where
-    T: DeserializeOwned + Send,
-    S: Send + Sync,
-{
-    type Rejection = Problem;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Problem> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Query(v)| Query(v))
-            .map_err(|e: QueryRejection| {
-                Problem::invalid(format!("invalid query: {}", e.body_text()))
-            })
-    }
-}
+problem_extractor!(
+    /// Path parameters; a value that does not parse is `400 INVALID_REQUEST`.
+    Path,
+    Path,
+    PathRejection,
+    "invalid path parameter"
+);
+problem_extractor!(
+    /// Query parameters; unknown or malformed ones are `400 INVALID_REQUEST`.
+    Query,
+    Query,
+    QueryRejection,
+    "invalid query"
+);

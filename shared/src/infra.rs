@@ -98,3 +98,28 @@ pub fn pg_is_unavailable(e: &sqlx::Error) -> bool {
         _ => false,
     }
 }
+
+/// The answer for a failed Redis command: 503 when Redis is unreachable,
+/// an opaque 500 otherwise. The cause is logged and counted, never sent.
+pub fn redis_problem(e: &redis::RedisError) -> crate::Problem {
+    metrics::counter!("redis_errors_total").increment(1);
+    if redis_is_unavailable(e) {
+        tracing::warn!(error = %e, "Redis is unavailable");
+        crate::Problem::unavailable()
+    } else {
+        tracing::error!(error = %e, "Redis command failed");
+        crate::Problem::internal()
+    }
+}
+
+/// The answer for a failed Postgres call: 503 when Postgres is unreachable,
+/// an opaque 500 otherwise. The cause is logged, never sent.
+pub fn pg_problem(e: &sqlx::Error) -> crate::Problem {
+    if pg_is_unavailable(e) {
+        tracing::warn!(error = %e, "Postgres is unavailable");
+        crate::Problem::unavailable()
+    } else {
+        tracing::error!(error = %e, "Postgres query failed");
+        crate::Problem::internal()
+    }
+}
