@@ -15,20 +15,31 @@ use crate::keys::{self, QueueKeys};
 use crate::settings::Settings;
 use crate::tokens::TokenService;
 
+/// Cloned for every request, so it is one `Arc`: a clone is one atomic increment.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Inner>);
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+pub struct Inner {
     pub settings: Arc<Settings>,
     /// One multiplexed connection: every request pipelines onto it.
     pub redis: ConnectionManager,
     pub db: PgPool,
-    pub directory: Arc<Directory>,
-    pub tokens: Arc<TokenService>,
+    pub directory: Directory,
+    pub tokens: TokenService,
     pub clock: Arc<dyn Clock>,
     pub shutdown: ShutdownFlag,
     /// Concerts this process already registered in `tq:concerts`, so only a
     /// concert's first join here pays the extra round trip.
-    registered: Arc<Mutex<HashSet<ConcertId>>>,
-    queue_keys: Arc<quick_cache::sync::Cache<ConcertId, Arc<QueueKeys>>>,
+    registered: Mutex<HashSet<ConcertId>>,
+    queue_keys: quick_cache::sync::Cache<ConcertId, Arc<QueueKeys>>,
 }
 
 impl AppState {
@@ -39,19 +50,21 @@ impl AppState {
         tokens: TokenService,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self {
-            directory: Arc::new(Directory::new(db.clone())),
+        Self(Arc::new(Inner {
+            directory: Directory::new(db.clone()),
             settings,
             redis,
             db,
-            tokens: Arc::new(tokens),
+            tokens,
             clock,
             shutdown: ShutdownFlag::default(),
-            registered: Arc::default(),
-            queue_keys: Arc::new(quick_cache::sync::Cache::new(10_000)),
-        }
+            registered: Mutex::default(),
+            queue_keys: quick_cache::sync::Cache::new(10_000),
+        }))
     }
+}
 
+impl Inner {
     /// The key names of a concert's queue (built once per concert).
     pub fn queue_keys(&self, concert: ConcertId) -> Arc<QueueKeys> {
         self.queue_keys
