@@ -54,6 +54,11 @@ cpu_ms() { awk '{print ($14 + $15) * 1000 / '"$(getconf CLK_TCK)"'}' "/proc/$1/s
 run() { # name pid url script ok_sql
   local before after line ok=""
   before=$(cpu_ms "$2")
+  if [ -n "${PROFILE:-}" ] && [ "$1" != baseline ]; then
+    # PROFILE=dir: record a CPU profile of the service during each run (perf).
+    mkdir -p "$PROFILE"
+    perf record -F 499 -g -p "$2" -o "$PROFILE/$1.perf.data" -- sleep "${DURATION%s}" >/dev/null 2>&1 &
+  fi
   line=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s "$WRK_DIR/$4" "$3" | grep '^{')
   after=$(cpu_ms "$2")
   [ -n "${5:-}" ] && ok=$(psql -Atq "$DATABASE_URL" -c "$5")

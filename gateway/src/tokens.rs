@@ -213,3 +213,48 @@ async fn jwks(State(state): State<AppState>) -> Response {
     );
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rotated_out_key_stays_published_and_its_tokens_keep_verifying() {
+        let old = Signer::generate();
+        let new = Signer::generate();
+        let service = TokenService::new(new.clone(), vec![old.verifying_key()]);
+        let jwks: Jwks = serde_json::from_slice(&service.jwks_body).unwrap();
+        let kids: Vec<&str> = jwks.keys.iter().map(|k| k.kid.as_str()).collect();
+        assert_eq!(
+            kids,
+            [new.kid(), old.kid()],
+            "signing key first, previous key still published"
+        );
+
+        let user = UserId::new(1).unwrap();
+        let concert = ConcertId::new(2).unwrap();
+        let issued_before_rotation = tokens::encode(
+            &old,
+            &Claims {
+                audience: Audience::Queue,
+                user_id: user,
+                concert_id: concert,
+                ticket_id: Uuid::new_v4(),
+                issued_at: 100,
+                expires_at: 200,
+            },
+        );
+        assert!(
+            service
+                .verify(&issued_before_rotation, &[Audience::Queue], 150)
+                .is_ok()
+        );
+        let fresh = service.issue_ticket(user, concert, Uuid::new_v4(), 150);
+        assert_eq!(
+            tokens::peek_kid(&fresh).unwrap(),
+            new.kid(),
+            "new tokens use the new key"
+        );
+        assert!(service.verify(&fresh, &[Audience::Queue], 151).is_ok());
+    }
+}
