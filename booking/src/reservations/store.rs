@@ -1,6 +1,7 @@
 //! The reservations table: taking a hold, reading one, releasing one.
 //!
-//! A hold is one transaction whose every step is conditional, so that it is
+//! A hold is one transaction (the `hold_seat` function, one round trip) whose
+//! every step is conditional, so that it is
 //! correct on its own even when the Redis lock in front of it was lost:
 //! the user's row is locked (the per-user limit cannot be raced by the same
 //! user), a timed-out hold of the seat is moved to `expired`, the user's live
@@ -13,10 +14,6 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::domain::SeatNumber;
-use crate::error::is_constraint;
-
-/// The index that allows one live (held or confirmed) reservation per seat.
-pub const LIVE_SEAT_INDEX: &str = "reservations_live_seat_uidx";
 
 /// A reservation as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -54,70 +51,48 @@ pub enum HoldOutcome {
     UnknownUser,
 }
 
+/// Take a hold with the `hold_seat` function (migration 0003): the steps
+/// described at the top of this module, in one round trip.
 pub async fn hold(db: &PgPool, hold: &NewHold) -> Result<HoldOutcome, sqlx::Error> {
-    let mut tx = db.begin().await?;
-    let user: Option<i64> =
-        sqlx::query_scalar("SELECT user_id FROM users WHERE user_id = $1 FOR NO KEY UPDATE")
-            .bind(hold.user.get())
-            .fetch_optional(&mut *tx)
-            .await?;
-    if user.is_none() {
-        return Ok(HoldOutcome::UnknownUser);
+    let row: HoldRow = sqlx::query_as("SELECT * FROM hold_seat($1, $2, $3, $4, $5, $6, $7)")
+        .bind(hold.reservation_id)
+        .bind(hold.user.get())
+        .bind(hold.schedule.get())
+        .bind(hold.seat.get())
+        .bind(hold.now)
+        .bind(hold.expires_at)
+        .bind(i32::try_from(hold.max_per_user).unwrap_or(i32::MAX))
+        .fetch_one(db)
+        .await?;
+    if row.expired > 0 {
+        metrics::counter!("hold_expiries_total").increment(u64::try_from(row.expired).unwrap_or(0));
     }
-    let expired = sqlx::query(
-        "UPDATE reservations SET status = 'expired', updated_at = $3
-         WHERE schedule_id = $1 AND seat_number = $2
-           AND status = 'held' AND expires_at <= $3",
-    )
-    .bind(hold.schedule.get())
-    .bind(hold.seat.get())
-    .bind(hold.now)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    let live: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM reservations
-         WHERE user_id = $1 AND schedule_id = $2
-           AND status IN ('held', 'confirmed')
-           AND (status = 'confirmed' OR expires_at > $3)",
-    )
-    .bind(hold.user.get())
-    .bind(hold.schedule.get())
-    .bind(hold.now)
-    .fetch_one(&mut *tx)
-    .await?;
-    if live >= hold.max_per_user {
-        return Ok(HoldOutcome::LimitReached);
+    Ok(match (row.outcome.as_str(), row.reservation) {
+        ("held", Some(reservation)) => HoldOutcome::Held(reservation),
+        ("limit", _) => HoldOutcome::LimitReached,
+        ("unknown_user", _) => HoldOutcome::UnknownUser,
+        _ => HoldOutcome::SeatTaken,
+    })
+}
+
+/// The row `hold_seat` returns.
+struct HoldRow {
+    outcome: String,
+    expired: i32,
+    reservation: Option<ReservationRow>,
+}
+
+impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for HoldRow {
+    fn from_row(row: &'r sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
+        use sqlx::Row;
+        let outcome: String = row.try_get("outcome")?;
+        let reservation = if outcome == "held" {
+            Some(ReservationRow::from_row(row)?)
+        } else {
+            None
+        };
+        Ok(Self { outcome, expired: row.try_get("expired")?, reservation })
     }
-    let inserted = sqlx::query_as::<_, ReservationRow>(&format!(
-        "INSERT INTO reservations
-             (reservation_id, user_id, schedule_id, seat_number, price, status,
-              expires_at, created_at, updated_at)
-         SELECT $1, $2, schedule_id, seat_number, price, 'held', $5, $6, $6
-         FROM seats WHERE schedule_id = $3 AND seat_number = $4
-         RETURNING {COLUMNS}"
-    ))
-    .bind(hold.reservation_id)
-    .bind(hold.user.get())
-    .bind(hold.schedule.get())
-    .bind(hold.seat.get())
-    .bind(hold.expires_at)
-    .bind(hold.now)
-    .fetch_optional(&mut *tx)
-    .await;
-    let row = match inserted {
-        Ok(Some(row)) => row,
-        // The seat row exists (the schedule said so); no row means a
-        // concurrent delete, which the API never does: treat as taken.
-        Ok(None) => return Ok(HoldOutcome::SeatTaken),
-        Err(e) if is_constraint(&e, LIVE_SEAT_INDEX) => return Ok(HoldOutcome::SeatTaken),
-        Err(e) => return Err(e),
-    };
-    tx.commit().await?;
-    if expired > 0 {
-        metrics::counter!("hold_expiries_total").increment(expired);
-    }
-    Ok(HoldOutcome::Held(row))
 }
 
 /// One reservation, whoever owns it.

