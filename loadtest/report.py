@@ -1,5 +1,6 @@
 """Turn the runner's measurements (one JSON object per line) into the
-Markdown tables of docs/benchmarks.md.
+Markdown tables of docs/benchmarks.md, including the targets and whether
+this run met them.
 
     python3 loadtest/report.py results.jsonl
 """
@@ -7,38 +8,83 @@ import json
 import sys
 
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
-by = {r["name"]: r for r in rows}
+by = {r["name"]: r for r in rows if r.get("kind") != "fact"}
+facts = {r["name"]: r["value"] for r in rows if r.get("kind") == "fact"}
 
 
-def ratio(name, base):
-    a, b = by.get(name), by.get(base)
-    return f"{a['rps'] / b['rps']:.2f}" if a and b and b["rps"] else "-"
+def fmt(v, digits=2):
+    return "-" if v is None or v != v else f"{v:.{digits}f}"
 
 
-def table(title, names, base):
+def table(title, names, base=None):
+    present = [n for n in names if n in by]
+    if not present:
+        return
     print(f"### {title}\n")
-    print("| run | requests/s | ratio | p50 ms | p95 ms | p99 ms | errors | service CPU ms / 1k req |")
-    print("|---|---|---|---|---|---|---|---|")
-    for n in names:
-        r = by.get(n)
-        if not r:
-            continue
-        cpu = f"{r['cpu_ms_per_1k']:.1f}" if r.get("cpu_ms_per_1k") is not None else "-"
-        print(f"| {n} | {r['rps']:.0f} | {ratio(n, base)} × {base} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | "
-              f"{r['p99_ms']:.2f} | {r['errors']} | {cpu} |")
+    print("| run | requests/s | " + (f"× {base} | " if base else "") +
+          "p50 ms | p95 ms | p99 ms | errors | dropped | service CPU ms / 1k req |")
+    print("|---|---|" + ("---|" if base else "") + "---|---|---|---|---|---|")
+    for n in present:
+        r = by[n]
+        ratio = f"{r['rps'] / by[base]['rps']:.2f} | " if base and base in by and by[base]["rps"] else ("- | " if base else "")
+        dropped = r.get("dropped_iterations", "-")
+        print(f"| {n} | {r['rps']:.0f} | {ratio}{fmt(r['p50_ms'])} | {fmt(r['p95_ms'])} | {fmt(r['p99_ms'])} | "
+              f"{r['errors']} | {dropped} | {fmt(r.get('cpu_ms_per_1k'), 1)} |")
     print()
 
 
-table("Throughput, closed loop (wrk)", ["baseline", "poll", "join"], "baseline")
-table("Latency at half the measured rate, open model (k6)", ["poll@half", "join@half"], "poll")
-table("Holds of free seats (wrk)", ["bare-update", "hold"], "bare-update")
-table("Payments", ["pgbench-pay", "pay"], "pgbench-pay")
-table("Scale: 1k vs 1M waiting users (k6, same rates)", ["poll@1k", "poll@1M", "join@1k", "join@1M"], "poll@1k")
-extra = [r for r in rows if r.get("kind") == "fact"]
-if extra:
-    print("### Checks and facts\n")
+table("Throughput, closed loop (wrk, 50 connections)", ["baseline", "poll", "join"], "baseline")
+table("Latency at half the measured rate, open model (k6)", ["poll@half", "join@half"])
+table("Holds of free seats (wrk) and hold storms (k6)", ["bare-update", "hold", "storm-50-seats", "storm-one-seat"], "bare-update")
+table("Payments: the pgbench transaction and the HTTP endpoint", ["pgbench-pay", "pay"], "pgbench-pay")
+table("Flash sale (k6)", ["flash-sale"])
+table("Scale: 1k vs 1M waiting users, same arrival rates (k6)", ["poll@1k", "poll@1M", "join@1k", "join@1M"])
+
+if facts:
+    print("### Checks\n")
     print("| what | value |")
     print("|---|---|")
-    for r in extra:
-        print(f"| {r['name']} | {r['value']} |")
+    for name, value in facts.items():
+        print(f"| {name} | {value} |")
     print()
+
+
+def get(name, key="rps"):
+    return by.get(name, {}).get(key)
+
+
+def ratio(a, b, key="rps"):
+    x, y = get(a, key), get(b, key)
+    return x / y if x is not None and y else None
+
+
+targets = []
+r = ratio("poll", "baseline")
+targets.append(("poll ≥ 0.6 × baseline requests/s", fmt(r), r is not None and r >= 0.6))
+p = get("poll@half", "p99_ms")
+d = get("poll@half", "dropped_iterations")
+targets.append(("poll p99 ≤ 10 ms at half the poll rate", f"{fmt(p)} ms ({d} iterations dropped)", p is not None and p <= 10 and d == 0))
+r = ratio("join", "baseline")
+targets.append(("join ≥ 0.3 × baseline", fmt(r), r is not None and r >= 0.3))
+r = ratio("pay", "pgbench-pay")
+targets.append(("pay ≥ 0.6 × pgbench TPS of the same transaction", fmt(r), r is not None and r >= 0.6))
+r = ratio("hold", "bare-update")
+targets.append(("hold ≥ 0.8 × a bare conditional-UPDATE handler", fmt(r), r is not None and r >= 0.8))
+one = facts.get("storm, 10,000 requests for one seat: holds in Postgres")
+redis_refused = facts.get("storm, 10,000 requests for one seat: refused in Redis (never reached Postgres)")
+targets.append(("10,000 requests for one seat: one success, the rest refused in Redis",
+                f"{one} success, {redis_refused} refused in Redis", one == "1" and redis_refused == "9999"))
+for kind in ("poll", "join"):
+    r = ratio(f"{kind}@1M", f"{kind}@1k", "p99_ms")
+    targets.append((f"{kind} p99 at 1M waiting ≤ 1.5 × at 1k", fmt(r), r is not None and r <= 1.5))
+oversold = facts.get("flash sale: oversold seats (more than one live reservation)")
+errors5xx = facts.get("flash sale: 5xx answers")
+sold, seats = facts.get("flash sale: seats sold (confirmed and paid)"), facts.get("flash sale: seats")
+targets.append(("flash sale: 0 oversold, 0 5xx, every seat sold once",
+                f"{oversold} oversold, {errors5xx} 5xx, {sold}/{seats} sold",
+                oversold == "0" and errors5xx == "0" and sold == seats))
+print("### Targets\n")
+print("| target | this run | met |")
+print("|---|---|---|")
+for name, value, met in targets:
+    print(f"| {name} | {value} | {'yes' if met else 'no'} |")

@@ -118,8 +118,8 @@ k6_run join@half "$gw_pid" queue.js GATEWAY="$GW" CONCERT=3 POLL_RATE=0 JOIN_RAT
   JOIN_FIRST_USER=110001 DURATION="$DURATION"
 
 # --- holds ----------------------------------------------------------------
-log "admitting 20,000 users through the gateway"
-python3 loadtest/admit_users.py "$GW" 1 1 20000 >"$work/admitted"
+log "admitting 15,000 users through the gateway"
+python3 loadtest/admit_users.py "$GW" 1 1 15000 >"$work/admitted"
 cut -d' ' -f2 "$work/admitted" >"$work/tokens"
 export TOKENS_FILE="$work/tokens" FIRST_SCHEDULE; FIRST_SCHEDULE=$(q "select min(schedule_id) from schedules where concert_id = 1")
 export SCHEDULES_PER_THREAD=900   # dates 1..1800 for the wrk runs; 1801.. for the storms
@@ -138,7 +138,7 @@ fact "storm, 10,000 requests for one seat: refused in Redis (never reached Postg
 # --- payments ----------------------------------------------------------------
 log "pgbench: the payment transaction"
 q "select setval('bench_pay_seq', 1, false)" >/dev/null
-pg_line=$(pgbench -n -M prepared -c 50 -j 2 -T "$SECS" -f loadtest/pgbench-pay.sql -P 0 "$DATABASE_URL" 2>/dev/null |
+pg_line=$(pgbench -n -M prepared -c 50 -j 2 -T "$SECS" -f loadtest/pgbench-pay.sql "$DATABASE_URL" 2>/dev/null |
   python3 -c '
 import json, re, sys
 t = sys.stdin.read()

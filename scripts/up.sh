@@ -21,6 +21,9 @@ export DATA_DIR="${DATA_DIR:-.data}"
 export GATEWAY_ADDR="${GATEWAY_ADDR:-127.0.0.1:8080}"
 export BOOKING_ADDR="${BOOKING_ADDR:-127.0.0.1:8081}"
 export JWKS_URL="${JWKS_URL:-http://$GATEWAY_ADDR/.well-known/jwks.json}"
+# The pages served by the gateway call booking from the browser.
+export BOOKING_PUBLIC_URL="${BOOKING_PUBLIC_URL:-http://$BOOKING_ADDR}"
+export CORS_ALLOWED_ORIGINS="${CORS_ALLOWED_ORIGINS:-http://$GATEWAY_ADDR}"
 export RUST_LOG="${RUST_LOG:-info}"
 
 db_name="${DATABASE_URL##*/}"
@@ -58,6 +61,7 @@ cat <<MSG
 
   Ticketing is up.
 
+  Fan pages (browser)      http://$GATEWAY_ADDR/
   Gateway (waiting room)   http://$GATEWAY_ADDR
       JWKS                 http://$GATEWAY_ADDR/.well-known/jwks.json
       API description      http://$GATEWAY_ADDR/openapi.json

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use gateway::state::AppState;
 use gateway::tokens::TokenService;
-use gateway::{ManualClock, Settings, ticker};
+use gateway::{Clock, ManualClock, Settings, ticker};
 use shared::ids::ConcertId;
 use shared::tokens::Signer;
 
@@ -34,6 +34,7 @@ fn settings(prefix: &str) -> Settings {
         jwt_previous_key_files: Vec::new(),
         run_ticker: false,
         db_pool_size: 1,
+        booking_public_url: "http://127.0.0.1:8081".into(),
     }
 }
 

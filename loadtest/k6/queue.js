@@ -33,7 +33,7 @@ if (POLL_RATE > 0 && tickets.length > 0) {
   thresholds['http_req_duration{scenario:polls}'] = [`p(99)<${P99_MS}`];
 }
 
-export const options = { scenarios, thresholds, summaryTrendStats: TREND_STATS, discardResponseBodies: false };
+export const options = { scenarios, thresholds, summaryTrendStats: TREND_STATS, discardResponseBodies: true };
 
 export function join() {
   const user = FIRST_USER + exec.scenario.iterationInTest;

@@ -36,10 +36,19 @@ if not paused and waiting_before > 0 then
   if n > 0 then
     local ends = now + tonumber(ARGV[5])
     local popped = redis.call('ZPOPMIN', KEYS[2], n)
-    for i = 1, #popped, 2 do
-      redis.call('ZADD', KEYS[3], ends, popped[i])
-      redis.call('ZREM', KEYS[4], popped[i])
-      admitted = admitted + 1
+    -- One ZADD and one ZREM per chunk of users instead of one per user
+    -- (chunks stay well inside Lua's limit on unpacked arguments).
+    local chunk = 500
+    for first = 1, #popped, 2 * chunk do
+      local scored, members = {}, {}
+      for i = first, math.min(first + 2 * chunk - 1, #popped), 2 do
+        scored[#scored + 1] = ends
+        scored[#scored + 1] = popped[i]
+        members[#members + 1] = popped[i]
+      end
+      redis.call('ZADD', KEYS[3], unpack(scored))
+      redis.call('ZREM', KEYS[4], unpack(members))
+      admitted = admitted + #members
     end
   end
   -- The admission rate is measured over ticks that had someone to admit
