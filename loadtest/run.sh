@@ -7,12 +7,15 @@
 # database (`loadtest`) and Redis prefix, starts the baseline, the gateway and
 # booking, then measures, each next to its yardstick in this same run:
 #   throughput (wrk): baseline GET /, poll, join
-#   latency at half that rate (k6 queue.js, open model): poll, join
+#   latency at half that rate (wrk paced): poll, join; the k6 queue scenario
 #   holds (wrk) vs a bare conditional-UPDATE handler; hold storms (k6): 2,000
 #     users for 50 seats, 10,000 requests for one seat
 #   payments (wrk) vs the same transaction in pgbench
 #   a flash sale (k6 flash-sale.js) until 200 seats over 4 dates are sold
 #   scale: join and poll p99 at 1k vs 1M waiting users; resident memory
+# User ids of the queue runs (concert 3) do not overlap: 1..1000 polled,
+# 1001.. and 60001.. joins at full speed, 110001.. and 140001.. at half,
+# 170001.. k6, 175001.. and 180001.. the scale joins.
 # Results: loadtest/results/<time>/results.md (and .jsonl), printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -111,11 +114,17 @@ seq 1 1000 | xargs -P 8 -I{} curl -s -X POST "$GW/v1/concerts/3/queue" -H 'conte
 export TICKETS_FILE="$work/tickets"
 wrk_run baseline "$base_pid" http://127.0.0.1:8090/ plain.lua
 wrk_run poll "$gw_pid" "$GW/v1/concerts/3/queue/status" poll.lua
-JOIN_FIRST_USER=20001 JOIN_STRIDE=40000 wrk_run join "$gw_pid" "$GW/v1/concerts/3/queue" join.lua
+JOIN_FIRST_USER=1001 JOIN_STRIDE=60000 wrk_run join "$gw_pid" "$GW/v1/concerts/3/queue" join.lua
 rate() { python3 -c "import json;print(max(1,int([json.loads(l) for l in open('$results') if json.loads(l).get('name')=='$1'][0]['rps']*$2)))"; }
-k6_run poll@half "$gw_pid" queue.js GATEWAY="$GW" CONCERT=3 POLL_RATE="$(rate poll 0.5)" JOIN_RATE=0 DURATION="$DURATION"
-k6_run join@half "$gw_pid" queue.js GATEWAY="$GW" CONCERT=3 POLL_RATE=0 JOIN_RATE="$(rate join 0.5)" \
-  JOIN_FIRST_USER=110001 DURATION="$DURATION"
+# Latency at half the measured rate. k6 cannot generate ~10k requests/s next
+# to the services on two cores (it drops iterations), so this pace is kept by
+# wrk itself (delay() per connection, 50 connections).
+CONNECTIONS=50 PACED_RATE="$(rate poll 0.5)" wrk_run poll@half "$gw_pid" "$GW/v1/concerts/3/queue/status" poll-paced.lua
+CONNECTIONS=50 PACED_RATE="$(rate join 0.5)" JOIN_FIRST_USER=110001 JOIN_STRIDE=30000 \
+  wrk_run join@half "$gw_pid" "$GW/v1/concerts/3/queue" join-paced.lua
+# The k6 queue scenario (open model) at rates k6 sustains here.
+k6_run queue-k6 "$gw_pid" queue.js GATEWAY="$GW" CONCERT=3 POLL_RATE=1500 JOIN_RATE=300 \
+  JOIN_FIRST_USER=170001 DURATION="$DURATION" P99_MS=25
 
 # --- holds ----------------------------------------------------------------
 log "admitting 15,000 users through the gateway"
@@ -125,6 +134,7 @@ export TOKENS_FILE="$work/tokens" FIRST_SCHEDULE; FIRST_SCHEDULE=$(q "select min
 export SCHEDULES_PER_THREAD=900   # dates 1..1800 for the wrk runs; 1801.. for the storms
 wrk_run bare-update "$base_pid" http://127.0.0.1:8090/hold/0/0 hold-bare.lua
 wrk_run hold "$bk_pid" "$BK/v1/reservations" hold.lua
+kill "$base_pid"   # its idle Postgres connections would crowd out pgbench's
 storm_a=$((FIRST_SCHEDULE + 1800)); storm_b=$((FIRST_SCHEDULE + 1801))
 k6_run storm-50-seats "$bk_pid" hold-storm.js BOOKING="$BK" MODE=seats SCHEDULE="$storm_a" REQUESTS=2000 RATE=1000
 lost_redis() { curl -fs "$BK/metrics" | awk '/^holds_total\{outcome="lost_redis"\}/ {print $2}' | head -n 1; }
@@ -136,9 +146,9 @@ fact "storm, 10,000 requests for one seat: holds in Postgres" "$(q "select count
 fact "storm, 10,000 requests for one seat: refused in Redis (never reached Postgres)" "$(python3 -c "print(int(float('${after_lost:-0}') - float('$before_lost')))")"
 
 # --- payments ----------------------------------------------------------------
-log "pgbench: the payment transaction"
+log "pgbench: the payment transaction (32 clients, as many as booking's pool)"
 q "select setval('bench_pay_seq', 1, false)" >/dev/null
-pg_line=$(pgbench -n -M prepared -c 50 -j 2 -T "$SECS" -f loadtest/pgbench-pay.sql "$DATABASE_URL" 2>/dev/null |
+pg_line=$(pgbench -n -M prepared -c 32 -j 2 -T "$SECS" -f loadtest/pgbench-pay.sql "$DATABASE_URL" 2>/dev/null |
   python3 -c '
 import json, re, sys
 t = sys.stdin.read()
@@ -169,10 +179,10 @@ python3 loadtest/bulk_queue.py "$REDIS_KEY_PREFIX" 4 1000001 1000000 | redis-cli
 seq 190001 191000 | xargs -P 8 -I{} curl -s -X POST "$GW/v1/concerts/4/queue" -H 'content-type: application/json' \
   -d '{"user_id":{}}' | grep -o '"ticket":"[^"]*"' | cut -d'"' -f4 >"$work/tickets-1m"
 fact "scale: waiting users in the 1M queue" "$(curl -fs "$GW/v1/concerts/4/queue" | python3 -c 'import json,sys;print(json.load(sys.stdin)["waiting"])')"
-k6_run poll@1k "$gw_pid" queue.js GATEWAY="$GW" CONCERT=3 TICKETS_FILE="$work/tickets" POLL_RATE=3000 JOIN_RATE=0 DURATION="$DURATION"
-k6_run poll@1M "$gw_pid" queue.js GATEWAY="$GW" CONCERT=4 TICKETS_FILE="$work/tickets-1m" POLL_RATE=3000 JOIN_RATE=0 DURATION="$DURATION"
-k6_run join@1k "$gw_pid" queue.js GATEWAY="$GW" CONCERT=3 POLL_RATE=0 JOIN_RATE=1000 JOIN_FIRST_USER=120001 DURATION="$DURATION"
-k6_run join@1M "$gw_pid" queue.js GATEWAY="$GW" CONCERT=4 POLL_RATE=0 JOIN_RATE=1000 JOIN_FIRST_USER=130001 DURATION="$DURATION"
+k6_run poll@1k "$gw_pid" queue.js GATEWAY="$GW" CONCERT=3 TICKETS_FILE="$work/tickets" POLL_RATE=1500 JOIN_RATE=0 P99_MS=25 DURATION="$DURATION"
+k6_run poll@1M "$gw_pid" queue.js GATEWAY="$GW" CONCERT=4 TICKETS_FILE="$work/tickets-1m" POLL_RATE=1500 JOIN_RATE=0 P99_MS=25 DURATION="$DURATION"
+k6_run join@1k "$gw_pid" queue.js GATEWAY="$GW" CONCERT=3 POLL_RATE=0 JOIN_RATE=500 P99_MS=25 JOIN_FIRST_USER=175001 DURATION="$DURATION"
+k6_run join@1M "$gw_pid" queue.js GATEWAY="$GW" CONCERT=4 POLL_RATE=0 JOIN_RATE=500 P99_MS=25 JOIN_FIRST_USER=180001 DURATION="$DURATION"
 fact "scale: gateway resident memory at 1M waiting (MiB)" "$(rss_mb "$gw_pid")"
 fact "scale: booking resident memory (MiB)" "$(rss_mb "$bk_pid")"
 fact "scale: Redis used memory with the 1M queue" "$(redis-cli info memory | awk -F: '/^used_memory_human/ {print $2}' | tr -d '\r')"

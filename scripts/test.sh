@@ -12,13 +12,15 @@ scripts/services.sh
 
 echo "[test] removing leftovers of earlier test runs" >&2
 psql -h 127.0.0.1 -U postgres -d postgres -Atqc \
-  "select datname from pg_database where datname like 'test\_%'" |
-  while read -r db; do psql -h 127.0.0.1 -U postgres -d postgres -qc "drop database if exists \"$db\" with (force)" >/dev/null; done
+  "select format('drop database if exists %I with (force);', datname) from pg_database where datname like 'test\_%'" |
+  psql -h 127.0.0.1 -U postgres -d postgres -q >/dev/null
 redis-cli -h 127.0.0.1 --scan --pattern 'test:*' | xargs -r -n 500 redis-cli -h 127.0.0.1 unlink >/dev/null
 
+scripts/check-deploy.sh  # deploy/: promtool, alert rule tests, dashboard, kustomize + kubernetes-validate, compose
 echo "[test] cargo fmt --check" >&2
 cargo fmt --all -- --check
 echo "[test] cargo clippy" >&2
 cargo clippy --workspace --all-targets -- -D warnings
 echo "[test] cargo test" >&2
 cargo test --workspace --all-targets
+scripts/browser-tests.sh

@@ -25,8 +25,16 @@ pub fn router() -> Router<AppState> {
 /// `200` when both Redis and Postgres answer within [`PROBE_TIMEOUT`];
 /// `503` otherwise, and from the moment shutdown begins.
 async fn readyz(State(state): State<AppState>) -> Response {
+    match check(&state).await {
+        Ok(()) => axum::Json(serde_json::json!({"status": "ready"})).into_response(),
+        Err(why) => Problem::new(ErrorCode::Unavailable, why).into_response(),
+    }
+}
+
+/// The readiness verdict, also exported as the `service_ready` gauge.
+pub async fn check(state: &AppState) -> Result<(), String> {
     if state.shutdown.is_shutting_down() {
-        return Problem::new(ErrorCode::Unavailable, "shutting down").into_response();
+        return Err("shutting down".into());
     }
     let redis = tokio::time::timeout(PROBE_TIMEOUT, state.redis.ping());
     let postgres = tokio::time::timeout(PROBE_TIMEOUT, sqlx::query("SELECT 1").execute(&state.db));
@@ -34,7 +42,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
     let redis_ok = matches!(redis, Ok(Ok(())));
     let postgres_ok = matches!(postgres, Ok(Ok(_)));
     if redis_ok && postgres_ok {
-        return axum::Json(serde_json::json!({"status": "ready"})).into_response();
+        return Ok(());
     }
     let down: Vec<&str> = [
         (!redis_ok).then_some("redis"),
@@ -43,9 +51,5 @@ async fn readyz(State(state): State<AppState>) -> Response {
     .into_iter()
     .flatten()
     .collect();
-    Problem::new(
-        ErrorCode::Unavailable,
-        format!("not ready: {} not answering", down.join(" and ")),
-    )
-    .into_response()
+    Err(format!("not ready: {} not answering", down.join(" and ")))
 }

@@ -6,6 +6,7 @@
 //! The binary (`main.rs`) is a thin wrapper around [`Application`].
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod balance;
 pub mod catalog;
@@ -14,6 +15,7 @@ pub mod domain;
 pub mod error;
 pub mod health;
 pub mod idempotency;
+pub mod metrics;
 pub mod payments;
 pub mod redis_gate;
 pub mod reservations;

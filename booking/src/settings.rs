@@ -42,6 +42,9 @@ pub struct Settings {
     /// wait their turn, so a burst queues instead of starving the Redis and
     /// Postgres connections of CPU (and timing out).
     pub max_concurrent_requests: usize,
+    /// `AUDIT_INTERVAL_SECS`: how often the invariant audit counts oversold
+    /// seats and balances that differ from their ledger (`crate::audit`).
+    pub audit_interval: Duration,
 }
 
 /// Which browser origins may call the API.
@@ -96,6 +99,12 @@ impl Settings {
                 600_000,
             )?),
             max_concurrent_requests: parse_in_range("MAX_CONCURRENT_REQUESTS", 256, 1, 100_000)?,
+            audit_interval: Duration::from_secs(parse_in_range(
+                "AUDIT_INTERVAL_SECS",
+                60,
+                1,
+                86_400,
+            )?),
         })
     }
 }

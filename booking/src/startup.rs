@@ -25,7 +25,9 @@ use crate::catalog::Catalog;
 use crate::redis_gate::RedisGate;
 use crate::settings::{CorsOrigins, Settings};
 use crate::state::AppState;
-use crate::{admin, balance, concerts, health, payments, reservations, seats, sweeper};
+use crate::{
+    admin, audit, balance, concerts, health, metrics, payments, reservations, seats, sweeper,
+};
 
 /// The schema, embedded in the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -87,7 +89,8 @@ impl Application {
     }
 
     /// Serve until `stop` resolves, then drain in-flight requests (`/readyz`
-    /// answers 503 from that moment) and stop the background sweeper.
+    /// answers 503 from that moment) and stop the background tasks (sweeper,
+    /// invariant audit, metrics upkeep).
     pub async fn run_until(
         self,
         stop: impl Future<Output = ()> + Send + 'static,
@@ -97,6 +100,15 @@ impl Application {
             self.state.db.clone(),
             self.state.settings.sweep_interval,
             sweeper_stopped,
+        ));
+        let audit = tokio::spawn(audit::run(
+            self.state.db.clone(),
+            self.state.settings.audit_interval,
+            stop_sweeper.subscribe(),
+        ));
+        let upkeep = tokio::spawn(metrics::run_upkeep(
+            self.state.clone(),
+            stop_sweeper.subscribe(),
         ));
         let flag = self.state.shutdown.clone();
         let app = router(self.state);
@@ -109,6 +121,8 @@ impl Application {
             .await;
         let _ = stop_sweeper.send(true);
         let _ = sweeper.await;
+        let _ = audit.await;
+        let _ = upkeep.await;
         served.context("the HTTP server failed")
     }
 }

@@ -31,6 +31,7 @@ async fn start_gateway(db_url: &str, prefix: &str) -> String {
         jwt_previous_key_files: Vec::new(),
         run_ticker: true,
         db_pool_size: 4,
+        booking_public_url: "http://127.0.0.1:8081".into(),
     };
     let app = gateway::Application::build(settings)
         .await
@@ -55,6 +56,7 @@ async fn start_booking(db_url: &str, prefix: &str, gateway: &str) -> String {
         run_migrations: true,
         sweep_interval: Duration::from_secs(1),
         max_concurrent_requests: 256,
+        audit_interval: Duration::from_secs(1),
     };
     let app = booking::Application::build(settings)
         .await

@@ -21,7 +21,8 @@ fn settings(prefix: &str) -> Settings {
     Settings {
         addr: "127.0.0.1:0".into(),
         database_url: "postgres://postgres@127.0.0.1:5432/unused".into(),
-        redis_url: std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+        redis_url: std::env::var("TEST_REDIS_URL")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
         key_prefix: prefix.to_owned(),
         admin_token: None,
         tick: Duration::from_millis(1000),
@@ -68,44 +69,75 @@ fn admission(c: &mut Criterion) {
     let clock = Arc::new(ManualClock::starting_now());
     let state = rt.block_on(async {
         let settings = settings(&prefix);
-        let redis = shared::infra::connect_redis(&settings.redis_url, Duration::from_secs(5)).await.unwrap();
+        let redis = shared::infra::connect_redis(&settings.redis_url, Duration::from_secs(5))
+            .await
+            .unwrap();
         let db = shared::infra::postgres_pool(&settings.database_url, 1).unwrap();
-        let state = AppState::new(Arc::new(settings), redis, db, TokenService::new(Signer::generate(), vec![]), clock.clone());
+        let state = AppState::new(
+            Arc::new(settings),
+            redis,
+            db,
+            TokenService::new(Signer::generate(), vec![]),
+            clock.clone(),
+        );
         fill(&state, ConcertId::new(1).unwrap(), 1, queue).await;
         state
     });
     let concert = ConcertId::new(1).unwrap();
     let mut next_seq = queue + 1;
 
-    c.bench_function(&format!("tick admitting {ADMIT} from a {queue}-user queue"), |b| {
-        b.to_async(&rt).iter_custom(|iters| {
-            let state = state.clone();
-            let clock = clock.clone();
-            let start_seq = next_seq;
-            next_seq += iters * u64::from(ADMIT);
-            async move {
-                let mut total = Duration::ZERO;
-                for i in 0..iters {
-                    clock.advance_ms(1000);
-                    let started = Instant::now();
-                    let outcome = ticker::tick_concert(&state, concert, clock.now_ms()).await.unwrap();
-                    total += started.elapsed();
-                    assert_eq!(outcome.admitted, u64::from(ADMIT));
-                    // Keep the queue at its depth and the active set small, outside the timing.
-                    fill(&state, concert, start_seq + i * u64::from(ADMIT), u64::from(ADMIT)).await;
-                    let mut conn = state.redis.clone();
-                    let _: () = redis::cmd("DEL").arg(state.queue_keys(concert).active()).query_async(&mut conn).await.unwrap();
+    c.bench_function(
+        &format!("tick admitting {ADMIT} from a {queue}-user queue"),
+        |b| {
+            b.to_async(&rt).iter_custom(|iters| {
+                let state = state.clone();
+                let clock = clock.clone();
+                let start_seq = next_seq;
+                next_seq += iters * u64::from(ADMIT);
+                async move {
+                    let mut total = Duration::ZERO;
+                    for i in 0..iters {
+                        clock.advance_ms(1000);
+                        let started = Instant::now();
+                        let outcome = ticker::tick_concert(&state, concert, clock.now_ms())
+                            .await
+                            .unwrap();
+                        total += started.elapsed();
+                        assert_eq!(outcome.admitted, u64::from(ADMIT));
+                        // Keep the queue at its depth and the active set small, outside the timing.
+                        fill(
+                            &state,
+                            concert,
+                            start_seq + i * u64::from(ADMIT),
+                            u64::from(ADMIT),
+                        )
+                        .await;
+                        let mut conn = state.redis.clone();
+                        let _: () = redis::cmd("DEL")
+                            .arg(state.queue_keys(concert).active())
+                            .query_async(&mut conn)
+                            .await
+                            .unwrap();
+                    }
+                    total
                 }
-                total
-            }
-        });
-    });
+            });
+        },
+    );
 
     rt.block_on(async {
         let mut conn = state.redis.clone();
-        let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut conn).await.unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}:*"))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
         if !keys.is_empty() {
-            let _: () = redis::cmd("UNLINK").arg(keys).query_async(&mut conn).await.unwrap();
+            let _: () = redis::cmd("UNLINK")
+                .arg(keys)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
         }
     });
 }

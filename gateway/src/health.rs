@@ -12,8 +12,16 @@ use crate::state::AppState;
 const PROBE_TIMEOUT: Duration = Duration::from_millis(200);
 
 pub async fn readyz(State(state): State<AppState>) -> Response {
+    match check(&state).await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, why).into_response(),
+    }
+}
+
+/// The readiness verdict, also exported as the `service_ready` gauge.
+pub async fn check(state: &AppState) -> Result<(), String> {
     if state.shutdown.is_shutting_down() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+        return Err("shutting down".into());
     }
     let redis = async {
         let mut conn = state.redis.clone();
@@ -30,15 +38,10 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     };
     let checks = async { tokio::join!(redis, postgres) };
     match tokio::time::timeout(PROBE_TIMEOUT, checks).await {
-        Ok((true, true)) => (StatusCode::OK, "ready").into_response(),
-        Ok((redis_ok, pg_ok)) => {
-            let why = format!("not ready: redis={redis_ok} postgres_schema={pg_ok}");
-            (StatusCode::SERVICE_UNAVAILABLE, why).into_response()
-        }
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: dependency timeout",
-        )
-            .into_response(),
+        Ok((true, true)) => Ok(()),
+        Ok((redis_ok, pg_ok)) => Err(format!(
+            "not ready: redis={redis_ok} postgres_schema={pg_ok}"
+        )),
+        Err(_) => Err("not ready: dependency timeout".into()),
     }
 }

@@ -10,12 +10,14 @@ pub mod directory;
 pub mod error;
 pub mod health;
 pub mod keys;
+pub mod metrics;
 pub mod queue;
 pub mod settings;
 pub mod startup;
 pub mod state;
 pub mod ticker;
 pub mod tokens;
+pub mod web;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use settings::Settings;

@@ -42,6 +42,10 @@ pub struct Settings {
     pub run_ticker: bool,
     /// Postgres connections (`GATEWAY_DB_POOL`, default 8): lookups are cached, few are needed.
     pub db_pool_size: u32,
+    /// `BOOKING_PUBLIC_URL`: where browsers reach the booking service
+    /// (default `http://127.0.0.1:8081`). The fan pages call it, and their
+    /// Content-Security-Policy allows connections to its origin only.
+    pub booking_public_url: String,
 }
 
 impl Settings {
@@ -80,10 +84,61 @@ impl Settings {
             jwt_previous_key_files: previous,
             run_ticker: true,
             db_pool_size: parse_in_range("GATEWAY_DB_POOL", 8, 1, 200)?,
+            booking_public_url: public_url(
+                "BOOKING_PUBLIC_URL",
+                &string_or("BOOKING_PUBLIC_URL", "http://127.0.0.1:8081"),
+            )?,
         })
     }
 
     pub fn tick_ms(&self) -> i64 {
         i64::try_from(self.tick.as_millis()).unwrap_or(i64::MAX)
+    }
+}
+
+/// An `http(s)://host[:port][/path]` URL without query, fragment or
+/// characters that would break out of an HTML attribute or a CSP header;
+/// the trailing slash is dropped so paths can be appended.
+pub fn public_url(name: &'static str, raw: &str) -> Result<String, ConfigError> {
+    let value = raw.trim().trim_end_matches('/');
+    let bad = |reason: &str| ConfigError {
+        name,
+        value: raw.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let rest = value
+        .strip_prefix("http://")
+        .or_else(|| value.strip_prefix("https://"))
+        .ok_or_else(|| bad("must start with http:// or https://"))?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() {
+        return Err(bad("has no host"));
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-._~:/[]%".contains(c);
+    if !rest.chars().all(allowed) {
+        return Err(bad("may hold only a scheme, host, port and path"));
+    }
+    Ok(value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::public_url;
+
+    #[test]
+    fn public_urls_are_plain_origins_or_paths() {
+        let ok = |raw| public_url("X", raw).ok();
+        assert_eq!(
+            ok("http://127.0.0.1:8081/"),
+            Some("http://127.0.0.1:8081".into())
+        );
+        assert_eq!(
+            ok("https://tickets.example/booking"),
+            Some("https://tickets.example/booking".into())
+        );
+        assert_eq!(ok("ftp://a.test"), None);
+        assert_eq!(ok("http://"), None);
+        assert_eq!(ok("http://a.test/?q=1"), None);
+        assert_eq!(ok("http://a.test/'; script-src *"), None);
     }
 }

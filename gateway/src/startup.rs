@@ -14,7 +14,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::tokens::TokenService;
-use crate::{health, queue, ticker, tokens};
+use crate::{health, queue, ticker, tokens, web};
 
 pub struct Application {
     listener: TcpListener,
@@ -32,6 +32,8 @@ impl Application {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
+        // Install the recorder before anything counts.
+        let _ = shared::telemetry::metrics_handle();
         let tokens = TokenService::from_settings(&settings).context("loading the signing key")?;
         let redis = shared::infra::connect_redis(&settings.redis_url, Duration::from_secs(30))
             .await
@@ -66,6 +68,7 @@ impl Application {
             .settings
             .run_ticker
             .then(|| tokio::spawn(ticker::run(state.clone())));
+        let upkeep = tokio::spawn(crate::metrics::run_upkeep(state.clone()));
         tracing::info!(port = self.port, "gateway listening");
         axum::serve(self.listener, router(state.clone()))
             .with_graceful_shutdown(shared::http::shutdown_signal(state.shutdown.clone()))
@@ -74,6 +77,7 @@ impl Application {
         if let Some(ticker) = ticker {
             ticker.abort();
         }
+        upkeep.abort();
         tracing::info!("gateway stopped");
         Ok(())
     }
@@ -84,6 +88,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(queue::router())
         .merge(tokens::router())
+        .merge(web::router())
         .merge(shared::http::common_routes())
         .route("/readyz", get(health::readyz))
         .route(

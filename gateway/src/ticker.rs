@@ -27,6 +27,14 @@ pub struct TickOutcome {
     pub idle_dropped: u64,
     pub waiting: u64,
     pub active: u64,
+    /// Users admitted over the rate window, and that window's length: the
+    /// measured admission rate the ETA is computed from.
+    pub admitted_in_window: u64,
+    pub window_ms: u64,
+    pub paused: bool,
+    /// The cap and the batch size in force (the operator's or the default).
+    pub max_active: u64,
+    pub admit_per_tick: u64,
 }
 
 /// Run tick number `now_ms / tick_ms` for one concert.
@@ -65,20 +73,14 @@ pub async fn tick_concert(
         idle_dropped: n(3),
         waiting: n(4),
         active: n(5),
+        admitted_in_window: n(6),
+        window_ms: n(7),
+        paused: n(8) == 1,
+        max_active: n(9),
+        admit_per_tick: n(10),
     };
     if outcome.ran {
-        let label = concert.to_string();
-        metrics::counter!("queue_admissions_total", "concert" => label.clone())
-            .increment(outcome.admitted);
-        metrics::counter!("queue_drops_total", "reason" => "session_over")
-            .increment(outcome.sessions_ended);
-        metrics::counter!("queue_drops_total", "reason" => "idle").increment(outcome.idle_dropped);
-        #[expect(clippy::cast_precision_loss, reason = "gauge values far below 2^52")]
-        {
-            metrics::gauge!("queue_waiting", "concert" => label.clone())
-                .set(outcome.waiting as f64);
-            metrics::gauge!("queue_active", "concert" => label).set(outcome.active as f64);
-        }
+        crate::metrics::record_tick(concert, &outcome);
     }
     Ok(outcome)
 }

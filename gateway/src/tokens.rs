@@ -86,6 +86,11 @@ impl TokenService {
         tokens::encode(&self.signer, &claims)
     }
 
+    /// Whether this process already signed the access token of this session.
+    pub fn has_access_token(&self, ticket: Uuid, session_end_secs: i64) -> bool {
+        self.access.peek(&(ticket, session_end_secs)).is_some()
+    }
+
     /// The access token of an active session; `exp` is the session's end.
     pub fn access_token(
         &self,

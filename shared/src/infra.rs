@@ -113,8 +113,9 @@ pub fn redis_problem(e: &redis::RedisError) -> crate::Problem {
 }
 
 /// The answer for a failed Postgres call: 503 when Postgres is unreachable,
-/// an opaque 500 otherwise. The cause is logged, never sent.
+/// an opaque 500 otherwise. The cause is logged and counted, never sent.
 pub fn pg_problem(e: &sqlx::Error) -> crate::Problem {
+    metrics::counter!("postgres_errors_total").increment(1);
     if pg_is_unavailable(e) {
         tracing::warn!(error = %e, "Postgres is unavailable");
         crate::Problem::unavailable()

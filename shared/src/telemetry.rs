@@ -17,6 +17,12 @@ pub const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
+/// Buckets (seconds) for the queue's waits, `queue_wait_*` histograms: from
+/// a second to four hours, since an on-sale line can take that long.
+pub const WAIT_BUCKETS: &[f64] = &[
+    1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 14400.0,
+];
+
 /// Install JSON logging to stdout, filtered by `RUST_LOG` (default `info`).
 pub fn init_logging() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
@@ -48,6 +54,8 @@ pub fn metrics_handle() -> PrometheusHandle {
                     Matcher::Suffix("_duration_seconds".into()),
                     LATENCY_BUCKETS,
                 )
+                .expect("buckets are not empty")
+                .set_buckets_for_metric(Matcher::Prefix("queue_wait_".into()), WAIT_BUCKETS)
                 .expect("buckets are not empty")
                 .build_recorder();
             let handle = recorder.handle();
@@ -82,4 +90,16 @@ pub async fn http_metrics(request: Request, next: Next) -> Response {
     metrics::histogram!("http_request_duration_seconds", &labels)
         .record(start.elapsed().as_secs_f64());
     response
+}
+
+/// Export the state of a Postgres pool: `db_pool_connections{state}` (in use,
+/// idle) and `db_pool_max_connections`. Called periodically by each service.
+#[expect(clippy::cast_precision_loss, reason = "pool sizes are tiny")]
+pub fn record_pool(pool: &sqlx::PgPool) {
+    let idle = pool.num_idle();
+    let open = usize::try_from(pool.size()).unwrap_or(usize::MAX);
+    metrics::gauge!("db_pool_connections", "state" => "in_use")
+        .set(open.saturating_sub(idle) as f64);
+    metrics::gauge!("db_pool_connections", "state" => "idle").set(idle as f64);
+    metrics::gauge!("db_pool_max_connections").set(f64::from(pool.options().get_max_connections()));
 }

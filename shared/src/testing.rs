@@ -109,3 +109,44 @@ impl TcpProxy {
         self.up.store(true, Ordering::SeqCst);
     }
 }
+
+/// The sum of the samples named `name` whose labels include every pair in
+/// `labels`, read from a Prometheus text exposition (`GET /metrics`);
+/// `None` when no such sample exists. Tests share one process-wide
+/// recorder, so compare a reading with an earlier one, not with a constant.
+pub fn metric_sum(exposition: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let mut total = None;
+    for line in exposition.lines().filter(|l| !l.starts_with('#')) {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let (metric, label_text) = match series.split_once('{') {
+            Some((metric, rest)) => (metric, rest.trim_end_matches('}')),
+            None => (series, ""),
+        };
+        let matches = metric == name
+            && labels.iter().all(|(k, v)| {
+                let wanted = format!("{k}=\"{v}\"");
+                label_text.split(',').any(|pair| pair == wanted)
+            });
+        if let (true, Ok(value)) = (matches, value.parse::<f64>()) {
+            total = Some(total.unwrap_or(0.0) + value);
+        }
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::metric_sum;
+
+    #[test]
+    fn metric_sum_adds_the_matching_samples() {
+        let text = "# TYPE x counter\nx{a=\"1\",b=\"2\"} 3\nx{a=\"1\",b=\"3\"} 4\ny 5\nx_total 9\n";
+        assert_eq!(metric_sum(text, "x", &[("a", "1")]), Some(7.0));
+        assert_eq!(metric_sum(text, "x", &[("b", "3")]), Some(4.0));
+        assert_eq!(metric_sum(text, "y", &[]), Some(5.0));
+        assert_eq!(metric_sum(text, "x", &[("a", "2")]), None);
+        assert_eq!(metric_sum(text, "z", &[]), None);
+    }
+}

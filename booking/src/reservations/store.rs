@@ -91,7 +91,11 @@ impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for HoldRow {
         } else {
             None
         };
-        Ok(Self { outcome, expired: row.try_get("expired")?, reservation })
+        Ok(Self {
+            outcome,
+            expired: row.try_get("expired")?,
+            reservation,
+        })
     }
 }
 

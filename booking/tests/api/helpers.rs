@@ -81,6 +81,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         run_migrations: true,
         sweep_interval: options.sweep_interval,
         max_concurrent_requests: 256,
+        audit_interval: Duration::from_secs(1),
     };
     let app = Application::build(settings)
         .await

@@ -9,5 +9,6 @@ mod health;
 mod helpers;
 mod holds;
 mod idempotency;
+mod metrics;
 mod outages;
 mod payments;

@@ -66,6 +66,9 @@ pub async fn join(
     }
     let status = render(&state, user, concert, ticket, place)
         .ok_or_else(|| ApiError::Protocol("a ticket just joined has no place".into()))?;
+    if created {
+        crate::metrics::record_predicted_wait(&status);
+    }
     let token = state
         .tokens
         .issue_ticket(user, concert, ticket, state.clock.now_secs());

@@ -39,6 +39,7 @@ pub async fn status(
         .invoke_async(&mut conn)
         .await?;
     let place = Place::parse(&reply)?;
+    crate::metrics::record_admitted_wait(&state, &claims, place);
     if place == (Place::Gone { idle: true }) {
         metrics::counter!("queue_drops_total", "reason" => "idle").increment(1);
     }

@@ -101,6 +101,7 @@ async fn start(
         jwt_previous_key_files: Vec::new(),
         run_ticker: config.run_ticker,
         db_pool_size: 4,
+        booking_public_url: "http://127.0.0.1:8081".into(),
     };
     let (clock, dyn_clock): (Option<Arc<ManualClock>>, Arc<dyn Clock>) =
         if config.run_ticker || config.system_clock {

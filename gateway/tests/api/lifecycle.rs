@@ -228,7 +228,11 @@ async fn settings_changes_apply_from_the_next_tick_and_eta_follows_the_measured_
 
 #[tokio::test]
 async fn ticks_keep_working_when_a_minute_of_ticks_admitted_nobody() {
-    let app = spawn_app_with(Config { max_active: 0, ..Config::default() }).await;
+    let app = spawn_app_with(Config {
+        max_active: 0,
+        ..Config::default()
+    })
+    .await;
     let concert = app.create_concert().await;
     let user = app.create_users(1).await[0];
     app.join_ok(concert, user).await;

@@ -3,6 +3,7 @@
 mod bad_input;
 mod helpers;
 mod lifecycle;
+mod metrics;
 mod outage;
 mod queue_order;
 mod replicas;

@@ -9,10 +9,10 @@
 //!
 //! `BASELINE_ADDR` (default `127.0.0.1:8090`) is where it listens.
 
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::Router;
 use sqlx::PgPool;
 
 #[tokio::main]
@@ -24,7 +24,11 @@ async fn main() -> std::io::Result<()> {
             .max_connections(32)
             .connect_lazy(&url)
             .map_err(std::io::Error::other)?;
-        app = app.merge(Router::new().route("/hold/{schedule}/{seat}", post(hold)).with_state(pool));
+        app = app.merge(
+            Router::new()
+                .route("/hold/{schedule}/{seat}", post(hold))
+                .with_state(pool),
+        );
     }
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     axum::serve(listener, app).await

@@ -1,0 +1,46 @@
+// A hold that runs out (the expiry pair runs booking with a short
+// HOLD_TTL_SECS): the countdown reaches zero and the payment is refused
+// with the expired message; nothing is charged.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  env, launch, fan, join, waitAdmitted, pickFirstDate, seat, noticeText, shot, sql, checkPolicy,
+} from './helpers.js';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+const USER = 8;
+const SEAT = 30;
+
+test('a hold that runs out cannot be paid for', { timeout: 120_000 }, async () => {
+  const page = await fan(browser);
+  await join(page, env.expiryGateway, 1, USER);
+  await waitAdmitted(page);
+  const schedule = await pickFirstDate(page);
+  await seat(page, SEAT).click();
+  await page.getByRole('button', { name: `Hold seat ${SEAT}` }).click();
+  await page.locator('#view-checkout').waitFor({ state: 'visible' });
+  const left = await page.locator('#hold-left').textContent();
+  assert.match(left, /^0:0\d$/, `a ${env.expiryHoldSecs} s hold shows ${left}`);
+
+  await page.locator('#hold-left').filter({ hasText: /^0:00$/ })
+    .waitFor({ timeout: (env.expiryHoldSecs + 5) * 1000 });
+  assert.match(await page.locator('#hold-note').textContent(), /hold time is up/);
+  await page.getByRole('button', { name: 'Pay', exact: true }).click();
+  assert.match(await noticeText(page), new RegExp(`Your hold on seat ${SEAT} ran out`));
+  assert.ok(await page.getByRole('button', { name: 'Pick a seat again' }).isVisible());
+  await shot(page, 'hold-expired');
+
+  const paid = sql(env.expiryDatabase, `
+    select count(*) from payments p join reservations r using (reservation_id)
+    where r.schedule_id = ${schedule} and r.seat_number = ${SEAT}`);
+  assert.equal(paid, '0');
+  assert.equal(sql(env.expiryDatabase, `select balance from balances where user_id = ${USER}`), '500000');
+
+  await page.getByRole('button', { name: 'Pick a seat again' }).click();
+  await page.locator('#view-seats').waitFor({ state: 'visible' });
+  await seat(page, SEAT).filter({ hasText: String(SEAT) }).waitFor();
+  checkPolicy(page);
+});

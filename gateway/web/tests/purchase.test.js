@@ -1,0 +1,103 @@
+// A full purchase by a fan who starts with no money: concert list → join →
+// admitted → date → seat (chosen with the keyboard) → hold → pay refused for
+// the balance → top up → pay → confirmation; Postgres shows the seat sold.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  env, launch, fan, join, waitAdmitted, pickFirstDate, seat, noticeText, shot, sql, api, checkPolicy,
+} from './helpers.js';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+test('a fan buys a ticket from the concert list to the confirmation', { timeout: 120_000 }, async () => {
+  const created = await api(env.booking, '/v1/admin/users', {
+    method: 'POST',
+    body: { name: 'Browser Test Fan' },
+    token: env.adminToken,
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const user = created.body.user_id;
+
+  const page = await fan(browser);
+  await page.goto(`${env.gateway}/`);
+  const cards = page.locator('#concert-list li');
+  await cards.nth(2).waitFor();
+  assert.equal(await cards.count(), 3);
+  await shot(page, 'concert-list');
+
+  await page.getByRole('link', { name: 'Get tickets: Aurora Live in Seoul' }).click();
+  await page.getByLabel('Your user id').waitFor();
+  await page.getByLabel('Your user id').fill(String(user));
+  await shot(page, 'join');
+  await page.getByRole('button', { name: 'Join the queue' }).click();
+
+  await waitAdmitted(page);
+  assert.match(await page.locator('#session-left').textContent(), /^\d+:\d\d$/);
+  await shot(page, 'dates');
+  const schedule = await pickFirstDate(page);
+
+  // Keyboard: the first available seat takes focus, arrows move, Enter selects.
+  await page.locator('#seat-map button[tabindex="0"]').focus();
+  await page.keyboard.press('ArrowDown'); // seat 11
+  await page.keyboard.press('ArrowRight'); // seat 12
+  await page.keyboard.press('Enter');
+  assert.equal(await seat(page, 12).getAttribute('aria-pressed'), 'true');
+  assert.match(await seat(page, 12).getAttribute('aria-label'), /^Seat 12, available, 99,000 KRW$/);
+  assert.match(await page.locator('#selection').textContent(), /Seat 12 selected/);
+  await shot(page, 'seat-map');
+
+  await page.getByRole('button', { name: 'Hold seat 12' }).click();
+  await page.locator('#view-checkout').waitFor({ state: 'visible' });
+  assert.equal(await page.locator('#checkout-seat').textContent(), 'Seat 12');
+  assert.match(await page.locator('#hold-left').textContent(), /^[45]:\d\d$/);
+  await page.locator('#view-checkout [data-balance]').filter({ hasText: '0 KRW' }).waitFor();
+  await shot(page, 'checkout');
+
+  await page.getByRole('button', { name: 'Pay', exact: true }).click();
+  assert.match(await noticeText(page), /99,000 KRW short of the price/);
+  await shot(page, 'insufficient-balance');
+
+  // The first top-up meets an outage; "Try again" repeats it with the same
+  // Idempotency-Key, so it can never be charged twice.
+  const keys = [];
+  const chargeUrl = `${env.booking}/v1/users/${user}/balance/charge`;
+  await page.route(chargeUrl, async (route) => {
+    const request = route.request();
+    if (request.method() !== 'POST') return route.continue();
+    keys.push(await request.headerValue('idempotency-key'));
+    if (keys.length > 1) return route.continue();
+    return route.fulfill({
+      status: 503,
+      contentType: 'application/problem+json',
+      headers: { 'Access-Control-Allow-Origin': env.gateway, 'Retry-After': '1' },
+      body: JSON.stringify({ type: 'about:blank', title: 'Unavailable', status: 503, code: 'UNAVAILABLE' }),
+    });
+  });
+  await page.locator('#view-checkout [data-topup] select').selectOption('100000');
+  await page.locator('#view-checkout [data-topup] button').click();
+  assert.match(await noticeText(page), /briefly unavailable/);
+  await shot(page, 'unavailable');
+  await page.getByRole('button', { name: 'Try again' }).click();
+  await page.locator('#notice-text').filter({ hasText: 'Your balance is now 100,000 KRW' }).waitFor();
+  assert.equal(keys.length, 2);
+  assert.match(keys[0], /^[0-9a-f-]{36}$/);
+  assert.equal(keys[1], keys[0]);
+  await page.unroute(chargeUrl);
+
+  await page.getByRole('button', { name: 'Pay', exact: true }).click();
+  await page.locator('#view-done').waitFor({ state: 'visible' });
+  assert.equal(await page.locator('#done-seat').textContent(), 'Seat 12');
+  assert.equal(await page.locator('#done-amount').textContent(), '99,000 KRW');
+  assert.equal(await page.locator('#done-balance').textContent(), '1,000 KRW');
+  await shot(page, 'confirmation');
+
+  const sold = sql(env.database, `
+    select r.user_id || '|' || r.status || '|' || p.amount || '|' || p.user_id
+    from reservations r join payments p using (reservation_id)
+    where r.schedule_id = ${schedule} and r.seat_number = 12`);
+  assert.equal(sold, `${user}|confirmed|99000|${user}`);
+  assert.equal(sql(env.database, `select balance from balances where user_id = ${user}`), '1000');
+  checkPolicy(page);
+});
