@@ -89,7 +89,7 @@ wrk_run() { # name pid url script
   log "wrk: $1"
   local before after line
   profile "$1" "$2"; before=$(cpu_ms "$2")
-  line=$(wrk -t2 -c50 -d"$DURATION" -s "$WRK_DIR/$4" "$3" | grep '^{')
+  line=$(wrk -t2 -c"${CONNECTIONS:-50}" -d"$DURATION" -s "$WRK_DIR/$4" "$3" | grep '^{')
   after=$(cpu_ms "$2")
   record "$1" "$2" "$before" "$after" "$line"
 }
@@ -118,9 +118,9 @@ JOIN_FIRST_USER=1001 JOIN_STRIDE=60000 wrk_run join "$gw_pid" "$GW/v1/concerts/3
 rate() { python3 -c "import json;print(max(1,int([json.loads(l) for l in open('$results') if json.loads(l).get('name')=='$1'][0]['rps']*$2)))"; }
 # Latency at half the measured rate. k6 cannot generate ~10k requests/s next
 # to the services on two cores (it drops iterations), so this pace is kept by
-# wrk itself (delay() per connection, 50 connections).
-CONNECTIONS=50 PACED_RATE="$(rate poll 0.5)" wrk_run poll@half "$gw_pid" "$GW/v1/concerts/3/queue/status" poll-paced.lua
-CONNECTIONS=50 PACED_RATE="$(rate join 0.5)" JOIN_FIRST_USER=110001 JOIN_STRIDE=30000 \
+# wrk itself (delay() per connection, 100 connections).
+CONNECTIONS=100 PACED_RATE="$(rate poll 0.5)" wrk_run poll@half "$gw_pid" "$GW/v1/concerts/3/queue/status" poll-paced.lua
+CONNECTIONS=100 PACED_RATE="$(rate join 0.5)" JOIN_FIRST_USER=110001 JOIN_STRIDE=30000 \
   wrk_run join@half "$gw_pid" "$GW/v1/concerts/3/queue" join-paced.lua
 # The k6 queue scenario (open model) at rates k6 sustains here.
 k6_run queue-k6 "$gw_pid" queue.js GATEWAY="$GW" CONCERT=3 POLL_RATE=1500 JOIN_RATE=300 \
@@ -139,7 +139,7 @@ storm_a=$((FIRST_SCHEDULE + 1800)); storm_b=$((FIRST_SCHEDULE + 1801))
 k6_run storm-50-seats "$bk_pid" hold-storm.js BOOKING="$BK" MODE=seats SCHEDULE="$storm_a" REQUESTS=2000 RATE=1000
 lost_redis() { curl -fs "$BK/metrics" | awk '/^holds_total\{outcome="lost_redis"\}/ {print $2}' | head -n 1; }
 before_lost=$(lost_redis); before_lost=${before_lost:-0}
-k6_run storm-one-seat "$bk_pid" hold-storm.js BOOKING="$BK" MODE=one-seat SCHEDULE="$storm_b" SEAT=7 REQUESTS=10000 RATE=2000
+k6_run storm-one-seat "$bk_pid" hold-storm.js BOOKING="$BK" MODE=one-seat SCHEDULE="$storm_b" SEAT=7 REQUESTS=10000 RATE=1000
 after_lost=$(lost_redis)
 fact "storm, 2,000 users for the 50 seats of one date: holds in Postgres" "$(q "select count(*) || ' held, ' || count(distinct user_id) || ' distinct users' from reservations where schedule_id = $storm_a")"
 fact "storm, 10,000 requests for one seat: holds in Postgres" "$(q "select count(*) from reservations where schedule_id = $storm_b")"

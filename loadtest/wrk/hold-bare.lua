@@ -1,16 +1,8 @@
--- POST /hold/<schedule>/<seat> on the baseline, walking the seats in the same
--- order as hold.lua does on booking.
+-- POST /hold/<schedule>/<seat> on the baseline, walking the seats exactly as
+-- hold.lua does on booking (see seats.lua).
 dofile(os.getenv("WRK_DIR") .. "/report.lua")
-local first = tonumber(os.getenv("FIRST_SCHEDULE"))
-local per_thread = tonumber(os.getenv("SCHEDULES_PER_THREAD"))
-local threads = 0
-function setup(thread)
-  thread:set("tid", threads)
-  threads = threads + 1
-end
-local i = -1
+dofile(os.getenv("WRK_DIR") .. "/seats.lua")
 function request()
-  i = i + 1
-  local schedule = first + tid * per_thread + math.floor(i / 50) % per_thread
-  return wrk.format("POST", string.format("/hold/%d/%d", schedule, i % 50 + 1))
+  local _, schedule, seat = next_seat()
+  return wrk.format("POST", string.format("/hold/%d/%d", schedule, seat))
 end

@@ -1,21 +1,12 @@
--- POST holds: request i of thread t takes seat (i mod 50)+1 of schedule
--- FIRST_SCHEDULE + (t*1e6 + i) div 50, with the token of a different user each
--- time (so no user passes the per-schedule limit). Tokens: $TOKENS_FILE.
+-- POST holds of free seats (see seats.lua), each with a different user's
+-- token from $TOKENS_FILE, so no user passes the per-date limit.
 dofile(os.getenv("WRK_DIR") .. "/report.lua")
+dofile(os.getenv("WRK_DIR") .. "/seats.lua")
 local tokens = {}
 for line in io.lines(os.getenv("TOKENS_FILE")) do tokens[#tokens + 1] = line end
-local first = tonumber(os.getenv("FIRST_SCHEDULE"))
-local per_thread = tonumber(os.getenv("SCHEDULES_PER_THREAD"))
-local threads = 0
-function setup(thread)
-  thread:set("tid", threads)
-  threads = threads + 1
-end
-local i = -1
 function request()
-  i = i + 1
-  local schedule = first + tid * per_thread + math.floor(i / 50) % per_thread
-  local body = string.format('{"schedule_id":%d,"seat_number":%d}', schedule, i % 50 + 1)
+  local n, schedule, seat = next_seat()
+  local body = string.format('{"schedule_id":%d,"seat_number":%d}', schedule, seat)
   return wrk.format("POST", nil, {["Content-Type"] = "application/json",
-    ["Authorization"] = "Bearer " .. tokens[(tid * 7919 + i) % #tokens + 1]}, body)
+    ["Authorization"] = "Bearer " .. tokens[(tid * 7919 + n) % #tokens + 1]}, body)
 end

@@ -136,6 +136,22 @@ pub fn metric_sum(exposition: &str, name: &str, labels: &[(&str, &str)]) -> Opti
     total
 }
 
+/// `GET <base>/metrics`, asserting a 200, and return the exposition text.
+pub async fn scrape_metrics(client: &reqwest::Client, base: &str) -> String {
+    let response = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("scrape /metrics");
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    response.text().await.expect("a metrics body")
+}
+
+/// [`metric_sum`], or 0 for a series that has not appeared yet.
+pub fn metric_value(exposition: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    metric_sum(exposition, name, labels).unwrap_or(0.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::metric_sum;

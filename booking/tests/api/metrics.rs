@@ -9,19 +9,9 @@ use std::time::Duration;
 
 use booking::audit::{self, AuditReport};
 use reqwest::StatusCode;
-use shared::testing::metric_sum;
+use shared::testing::{metric_sum, metric_value as value, scrape_metrics};
 
 use crate::helpers::{TestApp, spawn_app};
-
-async fn scrape(app: &TestApp) -> String {
-    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    response.text().await.unwrap()
-}
-
-fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    metric_sum(text, name, labels).unwrap_or(0.0)
-}
 
 #[tokio::test]
 async fn store_traffic_moves_the_hold_payment_token_and_http_series() {
@@ -29,7 +19,7 @@ async fn store_traffic_moves_the_hold_payment_token_and_http_series() {
     let buyer = app.create_user("Buyer").await;
     let rival = app.create_user("Rival").await;
     let (concert, schedule) = app.create_concert(50_000).await;
-    let before = scrape(&app).await;
+    let before = scrape_metrics(&app.client, &app.address).await;
 
     app.fund(buyer, 60_000).await;
     let access = app.admit(buyer, concert).await;
@@ -43,7 +33,7 @@ async fn store_traffic_moves_the_hold_payment_token_and_http_series() {
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
 
     // The audit runs every second in tests; the upkeep task every few.
-    let mut after = scrape(&app).await;
+    let mut after = scrape_metrics(&app.client, &app.address).await;
     for _ in 0..40 {
         let audited = value(&after, "audit_runs_total", &[("result", "ok")])
             > value(&before, "audit_runs_total", &[("result", "ok")]);
@@ -51,7 +41,7 @@ async fn store_traffic_moves_the_hold_payment_token_and_http_series() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
-        after = scrape(&app).await;
+        after = scrape_metrics(&app.client, &app.address).await;
     }
 
     let moved = |name: &str, labels: &[(&str, &str)], by: f64| {

@@ -6,19 +6,9 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use shared::testing::metric_sum;
+use shared::testing::{metric_sum, metric_value as value, scrape_metrics};
 
-use crate::helpers::{Config, TestApp, spawn_app_with};
-
-async fn scrape(app: &TestApp) -> String {
-    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    response.text().await.unwrap()
-}
-
-fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    metric_sum(text, name, labels).unwrap_or(0.0)
-}
+use crate::helpers::{Config, spawn_app_with};
 
 #[tokio::test]
 async fn queue_traffic_moves_the_queue_token_and_http_series() {
@@ -30,7 +20,7 @@ async fn queue_traffic_moves_the_queue_token_and_http_series() {
     let concert = app.create_concert().await;
     let c = concert.to_string();
     let users = app.create_users(3).await;
-    let before = scrape(&app).await;
+    let before = scrape_metrics(&app.client, &app.address).await;
 
     let a = app.join_ok(concert, users[0]).await;
     app.tick().await; // admits A; the admission rate is now measured
@@ -51,13 +41,13 @@ async fn queue_traffic_moves_the_queue_token_and_http_series() {
     app.stats(concert).await;
 
     // The upkeep task reads readiness and the pool every few seconds.
-    let mut after = scrape(&app).await;
+    let mut after = scrape_metrics(&app.client, &app.address).await;
     for _ in 0..30 {
         if metric_sum(&after, "service_ready", &[]).is_some() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-        after = scrape(&app).await;
+        after = scrape_metrics(&app.client, &app.address).await;
     }
 
     let moved = |name: &str, labels: &[(&str, &str)], by: f64| {
