@@ -66,7 +66,9 @@ async fn start_booking(db_url: &str, prefix: &str, gateway: &str) -> String {
     address
 }
 
-async fn json_of(response: reqwest::Response, expected: StatusCode) -> Value {
+/// Send `request`, check its status, and return its JSON body.
+async fn expect(request: reqwest::RequestBuilder, expected: StatusCode) -> Value {
+    let response = request.send().await.unwrap();
     let status = response.status();
     let body: Value = response.json().await.unwrap_or(Value::Null);
     assert_eq!(status, expected, "{body}");
@@ -84,28 +86,22 @@ async fn join_wait_hold_top_up_pay_and_the_token_stops_working() {
     let http = reqwest::Client::new();
 
     // An organiser creates a user and a concert with two dates.
-    let user = json_of(
+    let user = expect(
         http.post(format!("{bk}/v1/admin/users"))
             .bearer_auth(ADMIN)
-            .json(&json!({"name": "Ada"}))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!({"name": "Ada"})),
         StatusCode::CREATED,
     )
     .await["user_id"]
         .as_i64()
         .unwrap();
     let starts = |days: i64| (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339();
-    let concert = json_of(
+    let concert = expect(
         http.post(format!("{bk}/v1/admin/concerts"))
             .bearer_auth(ADMIN)
             .json(&json!({"title": "E2E", "venue": "Hall", "schedules": [
                 {"starts_at": starts(10), "price": 70000, "seats": 50},
-                {"starts_at": starts(11), "price": 70000, "seats": 50}]}))
-            .send()
-            .await
-            .unwrap(),
+                {"starts_at": starts(11), "price": 70000, "seats": 50}]})),
         StatusCode::CREATED,
     )
     .await["concert_id"]
@@ -113,24 +109,18 @@ async fn join_wait_hold_top_up_pay_and_the_token_stops_working() {
         .unwrap();
 
     // Join the queue and poll until the ticker admits us.
-    let joined = json_of(
+    let joined = expect(
         http.post(format!("{gw}/v1/concerts/{concert}/queue"))
-            .json(&json!({"user_id": user}))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!({"user_id": user})),
         StatusCode::CREATED,
     )
     .await;
     let ticket = joined["ticket"].as_str().unwrap().to_owned();
     let mut access = None;
     for _ in 0..50 {
-        let status = json_of(
+        let status = expect(
             http.get(format!("{gw}/v1/concerts/{concert}/queue/status"))
-                .bearer_auth(&ticket)
-                .send()
-                .await
-                .unwrap(),
+                .bearer_auth(&ticket),
             StatusCode::OK,
         )
         .await;
@@ -145,44 +135,32 @@ async fn join_wait_hold_top_up_pay_and_the_token_stops_working() {
     // A queue ticket is not enough to book.
     let with_ticket = http
         .get(format!("{bk}/v1/concerts/{concert}/schedules"))
-        .bearer_auth(&ticket)
-        .send()
-        .await
-        .unwrap();
+        .bearer_auth(&ticket);
     assert_eq!(
-        json_of(with_ticket, StatusCode::FORBIDDEN).await["code"],
+        expect(with_ticket, StatusCode::FORBIDDEN).await["code"],
         "NOT_ADMITTED"
     );
 
-    let schedules = json_of(
+    let schedules = expect(
         http.get(format!("{bk}/v1/concerts/{concert}/schedules"))
-            .bearer_auth(&access)
-            .send()
-            .await
-            .unwrap(),
+            .bearer_auth(&access),
         StatusCode::OK,
     )
     .await;
     assert_eq!(schedules.as_array().unwrap().len(), 2);
     let schedule = schedules[0]["schedule_id"].as_i64().unwrap();
-    let seats = json_of(
+    let seats = expect(
         http.get(format!("{bk}/v1/schedules/{schedule}/seats"))
-            .bearer_auth(&access)
-            .send()
-            .await
-            .unwrap(),
+            .bearer_auth(&access),
         StatusCode::OK,
     )
     .await;
     assert_eq!(seats["seats"].as_array().unwrap().len(), 50);
 
-    let held = json_of(
+    let held = expect(
         http.post(format!("{bk}/v1/reservations"))
             .bearer_auth(&access)
-            .json(&json!({"schedule_id": schedule, "seat_number": 7}))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!({"schedule_id": schedule, "seat_number": 7})),
         StatusCode::CREATED,
     )
     .await;
@@ -193,33 +171,24 @@ async fn join_wait_hold_top_up_pay_and_the_token_stops_working() {
     let broke = http
         .post(format!("{bk}/v1/payments"))
         .bearer_auth(&access)
-        .json(&json!({"reservation_id": reservation}))
-        .send()
-        .await
-        .unwrap();
+        .json(&json!({"reservation_id": reservation}));
     assert_eq!(
-        json_of(broke, StatusCode::CONFLICT).await["code"],
+        expect(broke, StatusCode::CONFLICT).await["code"],
         "INSUFFICIENT_BALANCE"
     );
-    let charged = json_of(
+    let charged = expect(
         http.post(format!("{bk}/v1/users/{user}/balance/charge"))
             .bearer_auth(&ticket)
-            .json(&json!({"amount": 100000}))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!({"amount": 100000})),
         StatusCode::OK,
     )
     .await;
     assert_eq!(charged["balance"], 100000);
-    let paid = json_of(
+    let paid = expect(
         http.post(format!("{bk}/v1/payments"))
             .bearer_auth(&access)
             .header("Idempotency-Key", "e2e-pay-1")
-            .json(&json!({"reservation_id": reservation}))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!({"reservation_id": reservation})),
         StatusCode::CREATED,
     )
     .await;
@@ -239,31 +208,22 @@ async fn join_wait_hold_top_up_pay_and_the_token_stops_working() {
     assert_eq!((owner, status.as_str()), (user, "confirmed"));
     let after = http
         .get(format!("{bk}/v1/schedules/{schedule}/seats"))
-        .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap();
+        .bearer_auth(&access);
     assert_eq!(
-        json_of(after, StatusCode::FORBIDDEN).await["code"],
+        expect(after, StatusCode::FORBIDDEN).await["code"],
         "NOT_ADMITTED"
     );
     let poll = http
         .get(format!("{gw}/v1/concerts/{concert}/queue/status"))
-        .bearer_auth(&ticket)
-        .send()
-        .await
-        .unwrap();
+        .bearer_auth(&ticket);
     assert_eq!(
-        json_of(poll, StatusCode::NOT_FOUND).await["code"],
+        expect(poll, StatusCode::NOT_FOUND).await["code"],
         "TICKET_NOT_FOUND",
         "the session ended with the payment"
     );
     // The user can still read their reservation with the ticket.
     let mine = http
         .get(format!("{bk}/v1/reservations/{reservation}"))
-        .bearer_auth(&ticket)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json_of(mine, StatusCode::OK).await["status"], "confirmed");
+        .bearer_auth(&ticket);
+    assert_eq!(expect(mine, StatusCode::OK).await["status"], "confirmed");
 }

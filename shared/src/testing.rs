@@ -147,6 +147,37 @@ pub async fn scrape_metrics(client: &reqwest::Client, base: &str) -> String {
     response.text().await.expect("a metrics body")
 }
 
+/// Scrape `<base>/metrics` every 250 ms until `ready` accepts the text (at
+/// most `attempts` times); returns the last scrape either way.
+pub async fn scrape_metrics_until(
+    client: &reqwest::Client,
+    base: &str,
+    attempts: u32,
+    ready: impl Fn(&str) -> bool,
+) -> String {
+    let mut text = scrape_metrics(client, base).await;
+    for _ in 0..attempts {
+        if ready(&text) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        text = scrape_metrics(client, base).await;
+    }
+    text
+}
+
+/// Assert that a series grew by at least `by` from the `before` scrape to the `after` one.
+pub fn assert_moved(before: &str, after: &str, name: &str, labels: &[(&str, &str)], by: f64) {
+    let (was, now) = (
+        metric_value(before, name, labels),
+        metric_value(after, name, labels),
+    );
+    assert!(
+        now - was >= by,
+        "{name}{labels:?} went from {was} to {now}, expected +{by}"
+    );
+}
+
 /// [`metric_sum`], or 0 for a series that has not appeared yet.
 pub fn metric_value(exposition: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
     metric_sum(exposition, name, labels).unwrap_or(0.0)

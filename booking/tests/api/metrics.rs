@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use booking::audit::{self, AuditReport};
 use reqwest::StatusCode;
-use shared::testing::{metric_sum, metric_value as value, scrape_metrics};
+use shared::testing::{
+    assert_moved, metric_sum, metric_value as value, scrape_metrics, scrape_metrics_until,
+};
 
 use crate::helpers::{TestApp, spawn_app};
 
@@ -33,23 +35,15 @@ async fn store_traffic_moves_the_hold_payment_token_and_http_series() {
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
 
     // The audit runs every second in tests; the upkeep task every few.
-    let mut after = scrape_metrics(&app.client, &app.address).await;
-    for _ in 0..40 {
-        let audited = value(&after, "audit_runs_total", &[("result", "ok")])
+    let after = scrape_metrics_until(&app.client, &app.address, 40, |after| {
+        let audited = value(after, "audit_runs_total", &[("result", "ok")])
             > value(&before, "audit_runs_total", &[("result", "ok")]);
-        if audited && metric_sum(&after, "service_ready", &[]).is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        after = scrape_metrics(&app.client, &app.address).await;
-    }
+        audited && metric_sum(after, "service_ready", &[]).is_some()
+    })
+    .await;
 
     let moved = |name: &str, labels: &[(&str, &str)], by: f64| {
-        let (was, now) = (value(&before, name, labels), value(&after, name, labels));
-        assert!(
-            now - was >= by,
-            "{name}{labels:?} went from {was} to {now}, expected +{by}"
-        );
+        assert_moved(&before, &after, name, labels, by);
     };
     moved("holds_total", &[("outcome", "won")], 1.0);
     moved("holds_total", &[("outcome", "lost_redis")], 1.0);

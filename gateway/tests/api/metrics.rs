@@ -3,10 +3,8 @@
 //! users join, get admitted, poll and leave. Every app of this test binary
 //! shares one recorder, so values are compared with a reading taken before.
 
-use std::time::Duration;
-
 use reqwest::StatusCode;
-use shared::testing::{metric_sum, metric_value as value, scrape_metrics};
+use shared::testing::{assert_moved, metric_sum, scrape_metrics, scrape_metrics_until};
 
 use crate::helpers::{Config, spawn_app_with};
 
@@ -41,21 +39,13 @@ async fn queue_traffic_moves_the_queue_token_and_http_series() {
     app.stats(concert).await;
 
     // The upkeep task reads readiness and the pool every few seconds.
-    let mut after = scrape_metrics(&app.client, &app.address).await;
-    for _ in 0..30 {
-        if metric_sum(&after, "service_ready", &[]).is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        after = scrape_metrics(&app.client, &app.address).await;
-    }
+    let after = scrape_metrics_until(&app.client, &app.address, 24, |after| {
+        metric_sum(after, "service_ready", &[]).is_some()
+    })
+    .await;
 
     let moved = |name: &str, labels: &[(&str, &str)], by: f64| {
-        let (was, now) = (value(&before, name, labels), value(&after, name, labels));
-        assert!(
-            now - was >= by,
-            "{name}{labels:?} went from {was} to {now}, expected +{by}"
-        );
+        assert_moved(&before, &after, name, labels, by);
     };
     moved("queue_joins_total", &[], 3.0);
     moved("queue_admissions_total", &[("concert", &c)], 2.0);
