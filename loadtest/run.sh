@@ -69,13 +69,23 @@ admin 4 '{"max_active": 0}'                          # scale: 1M waiting
 admin 2 '{"admit_per_tick": 10, "max_active": 100}'  # flash sale: a real line
 
 cpu_ms() { awk '{print ($14 + $15) * 1000 / '"$(getconf CLK_TCK)"'}' "/proc/$1/stat"; }
+# CPU of Redis and Postgres (all their processes): what a request costs the stores.
+stores_ms() {
+  local pids; pids=$(pgrep -d ' ' -x 'redis-server|postgres|postmaster' || true)
+  # shellcheck disable=SC2086
+  [ -n "$pids" ] && (cd /proc && cat $(printf '%s/stat ' $pids) 2>/dev/null) |
+    awk '{t += $14 + $15} END {print t * 1000 / '"$(getconf CLK_TCK)"'}' || echo 0
+}
 rss_mb() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
-record() { # name pid before after json
+record() { # name pid before after json [stores_before stores_after]
   python3 - "$@" >>"$results" <<'PY'
 import json, sys
 name, pid, before, after, js = sys.argv[1:6]
 r = json.loads(js); r["name"] = name
-r["cpu_ms_per_1k"] = (float(after) - float(before)) / max(r["requests"], 1) * 1000 if pid != "-" else None
+n = max(r["requests"], 1)
+r["cpu_ms_per_1k"] = (float(after) - float(before)) / n * 1000 if pid != "-" else None
+if len(sys.argv) > 7:
+    r["stores_cpu_ms_per_1k"] = (float(sys.argv[7]) - float(sys.argv[6])) / n * 1000
 print(json.dumps(r))
 PY
 }
@@ -87,22 +97,22 @@ profile() { # name pid
 }
 wrk_run() { # name pid url script
   log "wrk: $1"
-  local before after line
-  profile "$1" "$2"; before=$(cpu_ms "$2")
+  local before after line s_before s_after
+  profile "$1" "$2"; before=$(cpu_ms "$2"); s_before=$(stores_ms)
   line=$(wrk -t2 -c"${CONNECTIONS:-50}" -d"$DURATION" -s "$WRK_DIR/$4" "$3" | grep '^{')
-  after=$(cpu_ms "$2")
-  record "$1" "$2" "$before" "$after" "$line"
+  after=$(cpu_ms "$2"); s_after=$(stores_ms)
+  record "$1" "$2" "$before" "$after" "$line" "$s_before" "$s_after"
 }
 k6_run() { # name pid script env...
   local name=$1 pid=$2 script=$3; shift 3
   log "k6: $name"
-  local before after rc=0
-  before=$(cpu_ms "$pid")
+  local before after rc=0 s_before s_after
+  before=$(cpu_ms "$pid"); s_before=$(stores_ms)
   env "$@" SUMMARY="$work/$name.json" SCENARIO_NAME="$name" k6 run -q "loadtest/k6/$script" >"$work/$name.log" 2>&1 || rc=$?
-  after=$(cpu_ms "$pid")
+  after=$(cpu_ms "$pid"); s_after=$(stores_ms)
   local line
   line=$(python3 loadtest/k6_summary.py "$work/$name.json" "$rc")
-  record "$name" "$pid" "$before" "$after" "$line"
+  record "$name" "$pid" "$before" "$after" "$line" "$s_before" "$s_after"
   cp "$work/$name.json" "$out/" 2>/dev/null || true
   return 0
 }
@@ -113,6 +123,9 @@ seq 1 1000 | xargs -P 8 -I{} curl -s -X POST "$GW/v1/concerts/3/queue" -H 'conte
   -d '{"user_id":{}}' | grep -o '"ticket":"[^"]*"' | cut -d'"' -f4 >"$work/tickets"
 export TICKETS_FILE="$work/tickets"
 wrk_run baseline "$base_pid" http://127.0.0.1:8090/ plain.lua
+# The same yardstick driven by poll.lua: identical client-side work (a Lua
+# request() per request, an Authorization header), so the ratio isolates the server.
+wrk_run baseline-as-poll "$base_pid" http://127.0.0.1:8090/ poll.lua
 wrk_run poll "$gw_pid" "$GW/v1/concerts/3/queue/status" poll.lua
 JOIN_FIRST_USER=1001 JOIN_STRIDE=60000 wrk_run join "$gw_pid" "$GW/v1/concerts/3/queue" join.lua
 rate() { python3 -c "import json;print(max(1,int([json.loads(l) for l in open('$results') if json.loads(l).get('name')=='$1'][0]['rps']*$2)))"; }

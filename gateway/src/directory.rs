@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use quick_cache::sync::Cache;
 use sqlx::PgPool;
-use tokio::sync::{mpsc, oneshot};
+use shared::batch::{self, BatchError, Batcher};
 
 use crate::error::ApiError;
 
@@ -39,25 +39,23 @@ impl From<LookupFailed> for ApiError {
     }
 }
 
-type Reply = oneshot::Sender<Result<bool, LookupFailed>>;
-
 pub struct Directory {
     db: PgPool,
     users: Cache<i64, (bool, Instant)>,
     concerts: Cache<i64, (bool, Instant)>,
-    user_lookups: mpsc::Sender<(i64, Reply)>,
+    user_lookups: Batcher<i64, bool, LookupFailed>,
 }
 
 impl Directory {
     /// Must be called inside a Tokio runtime: it starts the batching task.
     pub fn new(db: PgPool) -> Self {
-        let (tx, rx) = mpsc::channel(16 * MAX_BATCH);
-        tokio::spawn(batch_user_lookups(db.clone(), rx));
+        let pool = db.clone();
+        let user_lookups = Batcher::spawn(MAX_BATCH, 1, move |ids| look_up_users(pool.clone(), ids));
         Self {
             db,
             users: Cache::new(500_000),
             concerts: Cache::new(10_000),
-            user_lookups: tx,
+            user_lookups,
         }
     }
 
@@ -65,14 +63,10 @@ impl Directory {
         if let Some(found) = fresh(&self.users, id) {
             return Ok(found);
         }
-        let (reply, answer) = oneshot::channel();
-        self.user_lookups
-            .send((id, reply))
-            .await
-            .map_err(|_| ApiError::Protocol("user lookup task stopped".into()))?;
-        let found = answer
-            .await
-            .map_err(|_| ApiError::Protocol("user lookup task stopped".into()))??;
+        let found = self.user_lookups.call(id).await.map_err(|e| match e {
+            BatchError::Failed(e) => ApiError::from(e),
+            BatchError::Stopped => ApiError::Protocol("user lookup task stopped".into()),
+        })?;
         self.users.insert(id, (found, Instant::now()));
         Ok(found)
     }
@@ -97,36 +91,28 @@ fn fresh(cache: &Cache<i64, (bool, Instant)>, id: i64) -> Option<bool> {
     (at.elapsed() < ttl).then_some(found)
 }
 
-/// Take whatever lookups are queued (up to [`MAX_BATCH`]), answer them with
-/// one query, repeat. Under load the queue fills while a query runs.
-async fn batch_user_lookups(db: PgPool, mut rx: mpsc::Receiver<(i64, Reply)>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let ids: Vec<i64> = batch
-            .iter()
-            .map(|(id, _)| *id)
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        let result: Result<Vec<i64>, sqlx::Error> =
-            sqlx::query_scalar("SELECT user_id FROM users WHERE user_id = ANY($1)")
-                .bind(&ids)
-                .fetch_all(&db)
-                .await;
-        match result {
-            Ok(found) => {
-                let found: HashSet<i64> = found.into_iter().collect();
-                for (id, reply) in batch.drain(..) {
-                    let _ = reply.send(Ok(found.contains(&id)));
-                }
-            }
-            Err(e) => {
-                let unavailable = shared::infra::pg_is_unavailable(&e);
-                tracing::warn!(error = %e, "user lookup failed");
-                for (_, reply) in batch.drain(..) {
-                    let _ = reply.send(Err(LookupFailed { unavailable }));
-                }
-            }
+/// Answer a batch of user lookups with one query.
+async fn look_up_users(db: PgPool, batch: Vec<i64>) -> Vec<Result<bool, LookupFailed>> {
+    let ids: Vec<i64> = batch
+        .iter()
+        .copied()
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let result: Result<Vec<i64>, sqlx::Error> =
+        sqlx::query_scalar("SELECT user_id FROM users WHERE user_id = ANY($1)")
+            .bind(&ids)
+            .fetch_all(&db)
+            .await;
+    match result {
+        Ok(found) => {
+            let found: HashSet<i64> = found.into_iter().collect();
+            batch.iter().map(|id| Ok(found.contains(id))).collect()
+        }
+        Err(e) => {
+            let unavailable = shared::infra::pg_is_unavailable(&e);
+            tracing::warn!(error = %e, "user lookup failed");
+            batch::all(batch.len(), &LookupFailed { unavailable })
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::directory::Directory;
 use crate::error::ApiResult;
 use crate::keys::{self, QueueKeys};
+use crate::queue::QueueCalls;
 use crate::settings::Settings;
 use crate::tokens::TokenService;
 
@@ -33,6 +34,8 @@ pub struct Inner {
     pub redis: ConnectionManager,
     pub db: PgPool,
     pub directory: Directory,
+    /// Polls and joins, batched into script calls per concert.
+    pub queue: QueueCalls,
     pub tokens: TokenService,
     pub clock: Arc<dyn Clock>,
     pub shutdown: ShutdownFlag,
@@ -50,8 +53,15 @@ impl AppState {
         tokens: TokenService,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        let idle_ms = i64::try_from(settings.idle_timeout.as_millis()).unwrap_or(i64::MAX);
         Self(Arc::new(Inner {
             directory: Directory::new(db.clone()),
+            queue: QueueCalls::new(
+                redis.clone(),
+                settings.key_prefix.clone(),
+                Arc::clone(&clock),
+                idle_ms,
+            ),
             settings,
             redis,
             db,

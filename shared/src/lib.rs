@@ -2,6 +2,7 @@
 //! and extractors, identifier types, token signing and verification (with the
 //! JWKS client), telemetry, HTTP plumbing and settings helpers.
 
+pub mod batch;
 pub mod extract;
 pub mod http;
 pub mod ids;

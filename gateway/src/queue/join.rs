@@ -3,7 +3,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use redis::Value;
 use serde::{Deserialize, Serialize};
 use shared::ErrorCode;
 use shared::extract::{Json, Path};
@@ -12,7 +11,6 @@ use uuid::Uuid;
 
 use super::{Place, QueueStatus, render};
 use crate::error::{ApiError, ApiResult};
-use crate::keys::{self, invocation};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -50,17 +48,8 @@ pub async fn join(
     }
     state.register_concert(concert).await?;
 
-    let keys = state.queue_keys(concert);
-    let fresh = Uuid::new_v4();
-    let now_ms = state.clock.now_ms();
-    let mut conn = state.redis.clone();
-    let reply: Vec<Value> = invocation(&keys::JOIN, &keys)
-        .arg(user.get())
-        .arg(fresh.to_string())
-        .arg(now_ms)
-        .invoke_async(&mut conn)
-        .await?;
-    let (ticket, created, place) = parse_join(&reply)?;
+    let reply = state.queue.join(concert, user, Uuid::new_v4()).await?;
+    let (ticket, created, place) = parse_join(super::line(&reply)?)?;
     if created {
         metrics::counter!("queue_joins_total").increment(1);
     }
@@ -88,14 +77,12 @@ pub async fn join(
         .into_response())
 }
 
-fn parse_join(reply: &[Value]) -> Result<(Uuid, bool, Place), ApiError> {
-    let [ticket, created, status @ ..] = reply else {
-        return Err(ApiError::Protocol("short join reply".into()));
+/// `<ticket> <created 1/0> <status…>`, as `join.lua` encodes it.
+fn parse_join(reply: &str) -> Result<(Uuid, bool, Place), ApiError> {
+    let fields: Vec<&str> = reply.split(' ').collect();
+    let [ticket, created, status @ ..] = fields.as_slice() else {
+        return Err(ApiError::Protocol(format!("short join reply {reply:?}")));
     };
-    let ticket: String =
-        redis::from_redis_value(ticket).map_err(|e| ApiError::Protocol(e.to_string()))?;
-    let ticket = Uuid::parse_str(&ticket).map_err(|e| ApiError::Protocol(e.to_string()))?;
-    let created: i64 =
-        redis::from_redis_value(created).map_err(|e| ApiError::Protocol(e.to_string()))?;
-    Ok((ticket, created == 1, Place::parse(status)?))
+    let ticket = Uuid::parse_str(ticket).map_err(|e| ApiError::Protocol(e.to_string()))?;
+    Ok((ticket, *created == "1", Place::parse(status)?))
 }

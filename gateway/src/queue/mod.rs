@@ -1,9 +1,11 @@
 //! The waiting room: join, poll, leave, public numbers and operator settings.
 //!
-//! Each request is one Lua script call on the concert's keys (see
-//! [`crate::keys`]); the script's reply is parsed into a [`Place`] and
-//! rendered as the contract's `QueueStatus`.
+//! Each request is answered by a Lua script on the concert's keys (see
+//! [`crate::keys`]; polls and joins share script calls, see [`calls`]); the
+//! script's reply is parsed into a [`Place`] and rendered as the contract's
+//! `QueueStatus`.
 
+mod calls;
 mod join;
 mod settings;
 mod status;
@@ -15,6 +17,8 @@ use redis::Value;
 use serde::Serialize;
 use shared::ids::{ConcertId, UserId};
 use uuid::Uuid;
+
+pub use calls::QueueCalls;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -58,42 +62,45 @@ pub enum Place {
     },
 }
 
-fn int(value: &Value) -> Result<i64, ApiError> {
-    redis::from_redis_value::<i64>(value).map_err(|e| ApiError::Protocol(e.to_string()))
-}
-
-fn text(value: &Value) -> Result<String, ApiError> {
-    redis::from_redis_value::<String>(value).map_err(|e| ApiError::Protocol(e.to_string()))
+/// One request's reply from a batched script: a line of text.
+fn line(value: &Value) -> Result<&str, ApiError> {
+    match value {
+        Value::BulkString(bytes) => {
+            std::str::from_utf8(bytes).map_err(|e| ApiError::Protocol(e.to_string()))
+        }
+        other => Err(ApiError::Protocol(format!("expected a string, got {other:?}"))),
+    }
 }
 
 impl Place {
-    /// Parse `queue_status` of `status_fn.lua`.
-    pub fn parse(reply: &[Value]) -> Result<Self, ApiError> {
-        let tag = reply.first().map(text).transpose()?.unwrap_or_default();
-        let u = |i: usize| -> Result<u64, ApiError> {
-            let v = reply
+    /// Parse a status encoded by `encode` of `status_fn.lua`: its fields,
+    /// split on spaces.
+    pub fn parse(fields: &[&str]) -> Result<Self, ApiError> {
+        let field = |i: usize| {
+            fields
                 .get(i)
-                .ok_or_else(|| ApiError::Protocol("short status reply".into()))?;
-            Ok(u64::try_from(int(v)?).unwrap_or(0))
+                .copied()
+                .ok_or_else(|| ApiError::Protocol(format!("short status reply {fields:?}")))
         };
-        match tag.as_str() {
+        let int = |i: usize| -> Result<i64, ApiError> {
+            let f = field(i)?;
+            f.parse()
+                .map_err(|e| ApiError::Protocol(format!("status field {f:?}: {e}")))
+        };
+        let u = |i: usize| -> Result<u64, ApiError> { Ok(u64::try_from(int(i)?).unwrap_or(0)) };
+        match field(0)? {
             "w" => Ok(Place::Waiting {
                 position: u(1)?,
                 waiting: u(2)?,
-                paused: reply.get(3).map(text).transpose()?.as_deref() == Some("1"),
+                paused: field(3)? == "1",
                 admitted_last_minute: u(4)?,
                 window_ms: u(5)?,
             }),
-            "a" => {
-                let v = reply
-                    .get(1)
-                    .ok_or_else(|| ApiError::Protocol("short status reply".into()))?;
-                Ok(Place::Active {
-                    session_end_ms: int(v)?,
-                })
-            }
+            "a" => Ok(Place::Active {
+                session_end_ms: int(1)?,
+            }),
             "n" => Ok(Place::Gone {
-                idle: reply.len() > 1,
+                idle: fields.get(1) == Some(&"idle"),
             }),
             other => Err(ApiError::Protocol(format!("unknown status tag {other:?}"))),
         }

@@ -2,7 +2,6 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use redis::Value;
 use shared::ErrorCode;
 use shared::extract::{Json, Path};
 use shared::ids::ConcertId;
@@ -20,8 +19,9 @@ fn ticket_not_found() -> ApiError {
     )
 }
 
-/// One poll: one Redis round trip (the status script also records that the
-/// waiter is still there), no signature check for a ticket seen before.
+/// One poll: one Redis round trip, shared with the polls that arrive at the
+/// same time (the status script also records that the waiter is still
+/// there), no signature check for a ticket seen before.
 #[tracing::instrument(level = "debug", skip_all, fields(concert = %concert))]
 pub async fn status(
     Ticket(claims): Ticket,
@@ -29,16 +29,9 @@ pub async fn status(
     Path(concert): Path<ConcertId>,
 ) -> ApiResult<Json<QueueStatus>> {
     require_concert(&claims, concert)?;
-    let keys = state.queue_keys(concert);
-    let idle_ms = i64::try_from(state.settings.idle_timeout.as_millis()).unwrap_or(i64::MAX);
-    let mut conn = state.redis.clone();
-    let reply: Vec<Value> = invocation(&keys::STATUS, &keys)
-        .arg(claims.ticket_id.to_string())
-        .arg(state.clock.now_ms())
-        .arg(idle_ms)
-        .invoke_async(&mut conn)
-        .await?;
-    let place = Place::parse(&reply)?;
+    let reply = state.queue.status(concert, claims.ticket_id).await?;
+    let fields: Vec<&str> = super::line(&reply)?.split(' ').collect();
+    let place = Place::parse(&fields)?;
     crate::metrics::record_admitted_wait(&state, &claims, place);
     if place == (Place::Gone { idle: true }) {
         metrics::counter!("queue_drops_total", "reason" => "idle").increment(1);

@@ -1,23 +1,58 @@
--- Join the queue, atomically: a user has at most one ticket per concert, and
--- joining again returns the same ticket and place.
--- ARGV: 1 user_id, 2 new ticket id (used only if the user has none), 3 now_ms
--- Returns {ticket, created (1/0), status...} with status as in queue_status.
-local now = tonumber(ARGV[3])
-local existing = redis.call('HGET', KEYS[5], ARGV[1])
-if existing then
-  local status = queue_status(existing, now)
-  if status[1] ~= 'n' then
-    if status[1] == 'w' then
-      redis.call('ZADD', KEYS[4], now, existing)
-    end
-    return {existing, 0, unpack(status)}
-  end
-  -- The old ticket lost its place (left, idle, session over): start afresh.
-  forget(existing)
+-- Joins of any number of users, atomically: a user has at most one ticket
+-- per concert, and joining again returns the same ticket and place.
+-- ARGV: 1 now_ms, then pairs: user id, new ticket id (used only if the user
+-- has no place yet)
+-- Returns one reply per pair, in order: '<ticket> <created 1/0> <status>'
+-- with the status encoded as in status.lua.
+local now = tonumber(ARGV[1])
+local users, fresh = {}, {}
+for i = 2, #ARGV, 2 do
+  users[#users + 1] = ARGV[i]
+  fresh[#fresh + 1] = ARGV[i + 1]
 end
-local seq = redis.call('INCR', KEYS[1])
-redis.call('ZADD', KEYS[2], seq, ARGV[2])
-redis.call('ZADD', KEYS[4], now, ARGV[2])
-redis.call('HSET', KEYS[5], ARGV[1], ARGV[2])
-redis.call('HSET', KEYS[6], ARGV[2], ARGV[1])
-return {ARGV[2], 1, unpack(queue_status(ARGV[2], now))}
+local existing = redis.call('HMGET', KEYS[5], unpack(users))
+local ticket_of, created = {}, {}
+local new_members, new_users, new_tickets = {}, {}, {}
+for i, user in ipairs(users) do
+  local ticket = ticket_of[user]       -- the same user twice in this call
+  if not ticket then
+    ticket = existing[i]
+    if ticket and queue_status(ticket, now)[1] == 'n' then
+      -- The old ticket lost its place (left, idle, session over): start afresh.
+      forget(ticket)
+      ticket = nil
+    end
+    if not ticket then
+      ticket = fresh[i]
+      created[i] = true
+      new_members[#new_members + 1] = ticket
+      new_users[#new_users + 1] = user
+      new_users[#new_users + 1] = ticket
+      new_tickets[#new_tickets + 1] = ticket
+      new_tickets[#new_tickets + 1] = user
+    end
+    ticket_of[user] = ticket
+  end
+end
+if #new_members > 0 then
+  -- Sequence numbers in arrival order: FIFO has no ties.
+  local last = redis.call('INCRBY', KEYS[1], #new_members)
+  local args = {}
+  for i, ticket in ipairs(new_members) do
+    args[2 * i - 1] = string.format('%d', last - #new_members + i)
+    args[2 * i] = ticket
+  end
+  redis.call('ZADD', KEYS[2], unpack(args))
+  redis.call('HSET', KEYS[5], unpack(new_users))
+  redis.call('HSET', KEYS[6], unpack(new_tickets))
+  line_cache = nil
+end
+local replies, waiting = {}, {}
+for i, user in ipairs(users) do
+  local ticket = ticket_of[user]
+  local status = queue_status(ticket, now)
+  if status[1] == 'w' then waiting[#waiting + 1] = ticket end
+  replies[i] = ticket .. (created[i] and ' 1 ' or ' 0 ') .. encode(status)
+end
+mark_seen(waiting, ARGV[1])
+return replies

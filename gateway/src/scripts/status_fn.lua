@@ -1,7 +1,19 @@
--- Shared by join.lua and status.lua (prepended when the scripts are built).
+-- Shared by the scripts (prepended when they are built).
 -- KEYS: 1 seq, 2 waiting, 3 active, 4 seen, 5 users, 6 tickets,
 --       7 config, 8 tick, 9 admits, 10 stats  (all under one {c:<id>} hash tag)
---
+
+-- What every waiting ticket's status repeats (line length, pause, measured
+-- rate), read once per script call; anything that changes the line clears it.
+local line_cache = nil
+local function line()
+  if not line_cache then
+    local stats = redis.call('HMGET', KEYS[10], 'admitted_last_minute', 'window_ms')
+    line_cache = {redis.call('ZCARD', KEYS[2]), redis.call('HGET', KEYS[7], 'paused') or '0',
+                  tonumber(stats[1] or '0'), tonumber(stats[2] or '0')}
+  end
+  return line_cache
+end
+
 -- Returns the place of `ticket`:
 --   {'w', position, waiting, paused, admitted_last_minute, window_ms}
 --   {'a', session_end_ms}
@@ -9,10 +21,8 @@
 local function queue_status(ticket, now)
   local rank = redis.call('ZRANK', KEYS[2], ticket)
   if rank then
-    local stats = redis.call('HMGET', KEYS[10], 'admitted_last_minute', 'window_ms')
-    return {'w', rank + 1, redis.call('ZCARD', KEYS[2]),
-            redis.call('HGET', KEYS[7], 'paused') or '0',
-            tonumber(stats[1] or '0'), tonumber(stats[2] or '0')}
+    local l = line()
+    return {'w', rank + 1, l[1], l[2], l[3], l[4]}
   end
   local ends = redis.call('ZSCORE', KEYS[3], ticket)
   if ends and tonumber(ends) > now then
@@ -21,9 +31,21 @@ local function queue_status(ticket, now)
   return {'n'}
 end
 
+-- A status as one line of text, the reply format of polls and joins (one
+-- bulk string per request is far cheaper to build and parse than an array):
+--   'w <position> <waiting> <paused 0/1> <admitted_last_minute> <window_ms>'
+--   'a <session_end_ms>', 'n', or 'n idle'
+local function encode(status)
+  if status[1] == 'w' then
+    return string.format('w %d %d %s %d %d', status[2], status[3], status[4], status[5], status[6])
+  end
+  return table.concat(status, ' ')
+end
+
 -- Forget a ticket everywhere. The user mapping is removed only if it still
 -- points at this ticket (a newer ticket of the same user is left alone).
 local function forget(ticket)
+  line_cache = nil
   redis.call('ZREM', KEYS[2], ticket)
   redis.call('ZREM', KEYS[3], ticket)
   redis.call('ZREM', KEYS[4], ticket)
@@ -33,5 +55,19 @@ local function forget(ticket)
       redis.call('HDEL', KEYS[5], user)
     end
     redis.call('HDEL', KEYS[6], ticket)
+  end
+end
+
+-- Record that the holders of `tickets` (all waiting) are still there.
+-- `now` is passed as the caller's string: formatting a Lua number costs more
+-- than the whole ZADD.
+local function mark_seen(tickets, now)
+  if #tickets > 0 then
+    local args = {}
+    for i, ticket in ipairs(tickets) do
+      args[2 * i - 1] = now
+      args[2 * i] = ticket
+    end
+    redis.call('ZADD', KEYS[4], unpack(args))
   end
 end

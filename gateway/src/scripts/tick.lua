@@ -34,14 +34,18 @@ local admitted = 0
 if not paused and waiting_before > 0 then
   local n = math.min(per_tick, max_active - redis.call('ZCARD', KEYS[3]))
   if n > 0 then
-    local ends = now + tonumber(ARGV[5])
-    local popped = redis.call('ZPOPMIN', KEYS[2], n)
+    -- Numbers are formatted once: Redis and Lua format doubles slowly, so
+    -- the head is read without its scores (not ZPOPMIN) and the session end
+    -- is one string.
+    local ends = string.format('%d', now + tonumber(ARGV[5]))
+    local popped = redis.call('ZRANGE', KEYS[2], 0, n - 1)
+    redis.call('ZREMRANGEBYRANK', KEYS[2], 0, n - 1)
     -- One ZADD and one ZREM per chunk of users instead of one per user
     -- (chunks stay well inside Lua's limit on unpacked arguments).
     local chunk = 500
-    for first = 1, #popped, 2 * chunk do
+    for first = 1, #popped, chunk do
       local scored, members = {}, {}
-      for i = first, math.min(first + 2 * chunk - 1, #popped), 2 do
+      for i = first, math.min(first + chunk - 1, #popped) do
         scored[#scored + 1] = ends
         scored[#scored + 1] = popped[i]
         members[#members + 1] = popped[i]

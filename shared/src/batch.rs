@@ -1,0 +1,138 @@
+//! Coalescing concurrent calls: each caller hands in one item, a driver task
+//! takes whatever is queued (up to a maximum) and answers the whole batch
+//! with one call to the backend.
+//!
+//! When idle a call is a batch of one, sent at once. Under load the queue
+//! fills while earlier batches are in flight, so the number of backend calls
+//! grows much more slowly than the number of requests; that is what lets one
+//! Redis or Postgres round trip serve dozens of requests.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+type Reply<O, E> = oneshot::Sender<Result<O, E>>;
+
+/// A call through a [`Batcher`] failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatchError<E> {
+    /// The backend call for the batch failed.
+    #[error("{0}")]
+    Failed(E),
+    /// The batcher stopped, or gave no answer for this item.
+    #[error("the batching task stopped")]
+    Stopped,
+}
+
+pub struct Batcher<I, O, E> {
+    queue: mpsc::Sender<(I, Reply<O, E>)>,
+}
+
+impl<I, O, E> Batcher<I, O, E>
+where
+    I: Send + 'static,
+    O: Send + 'static,
+    E: Send + 'static,
+{
+    /// Start the driver task (must be called inside a Tokio runtime).
+    ///
+    /// `run` receives at most `max_batch` items and answers them in order,
+    /// one result per item; at most `max_in_flight` batches run at once.
+    pub fn spawn<F, Fut>(max_batch: usize, max_in_flight: usize, run: F) -> Self
+    where
+        F: Fn(Vec<I>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Vec<Result<O, E>>> + Send + 'static,
+    {
+        let max_batch = max_batch.max(1);
+        let (queue, mut rx) = mpsc::channel::<(I, Reply<O, E>)>(max_batch * 16);
+        let permits = Arc::new(Semaphore::new(max_in_flight.max(1)));
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(max_batch);
+            loop {
+                let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+                    return;
+                };
+                if rx.recv_many(&mut batch, max_batch).await == 0 {
+                    return;
+                }
+                let (items, replies): (Vec<I>, Vec<Reply<O, E>>) = batch.drain(..).unzip();
+                let answers = run(items);
+                tokio::spawn(async move {
+                    for (answer, reply) in answers.await.into_iter().zip(replies) {
+                        let _ = reply.send(answer);
+                    }
+                    drop(permit);
+                });
+            }
+        });
+        Self { queue }
+    }
+
+    /// Queue `item` and wait for its answer.
+    pub async fn call(&self, item: I) -> Result<O, BatchError<E>> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send((item, reply))
+            .await
+            .map_err(|_| BatchError::Stopped)?;
+        answer
+            .await
+            .map_err(|_| BatchError::Stopped)?
+            .map_err(BatchError::Failed)
+    }
+}
+
+/// Answer every item of a batch with the same (failed) result.
+pub fn all<O, E: Clone>(n: usize, error: &E) -> Vec<Result<O, E>> {
+    (0..n).map(|_| Err(error.clone())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn concurrent_calls_share_backend_calls_and_each_gets_its_own_answer() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&calls);
+        let batcher = Arc::new(Batcher::spawn(64, 1, move |items: Vec<u32>| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                items.into_iter().map(|i| Ok::<_, ()>(i * 2)).collect()
+            }
+        }));
+        let tasks: Vec<_> = (0..200u32)
+            .map(|i| {
+                let b = Arc::clone(&batcher);
+                tokio::spawn(async move { (i, b.call(i).await) })
+            })
+            .collect();
+        for task in tasks {
+            let (i, answer) = task.await.unwrap();
+            assert_eq!(answer, Ok(i * 2));
+        }
+        let backend_calls = calls.load(Ordering::Relaxed);
+        assert!(
+            backend_calls < 200 / 4,
+            "200 concurrent calls took {backend_calls} backend calls"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_batch_fails_each_of_its_calls_and_missing_answers_are_errors() {
+        let batcher = Batcher::spawn(8, 2, |items: Vec<u32>| async move {
+            if items.contains(&13) {
+                all::<u32, _>(items.len(), &"unlucky")
+            } else {
+                Vec::new()
+            }
+        });
+        assert_eq!(batcher.call(13).await, Err(BatchError::Failed("unlucky")));
+        assert_eq!(batcher.call(1).await, Err(BatchError::Stopped));
+    }
+}
