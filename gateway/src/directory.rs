@@ -12,8 +12,8 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use quick_cache::sync::Cache;
-use sqlx::PgPool;
 use shared::batch::{self, BatchError, Batcher};
+use sqlx::PgPool;
 
 use crate::error::ApiError;
 
@@ -50,7 +50,8 @@ impl Directory {
     /// Must be called inside a Tokio runtime: it starts the batching task.
     pub fn new(db: PgPool) -> Self {
         let pool = db.clone();
-        let user_lookups = Batcher::spawn(MAX_BATCH, 1, move |ids| look_up_users(pool.clone(), ids));
+        let user_lookups =
+            Batcher::spawn(MAX_BATCH, 1, move |ids| look_up_users(pool.clone(), ids));
         Self {
             db,
             users: Cache::new(500_000),

@@ -2,10 +2,13 @@
 //! Prometheus recorder with explicit histogram buckets, and per-route HTTP
 //! request counters and latency histograms.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -77,19 +80,47 @@ pub fn render_metrics() -> String {
 /// (never the raw path, so ids do not explode the label space) and status.
 pub async fn http_metrics(request: Request, next: Next) -> Response {
     let start = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = request.method().as_str().to_owned();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = request.method().clone();
     let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    let labels = [("method", method), ("route", route), ("status", status)];
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels)
-        .record(start.elapsed().as_secs_f64());
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let (requests, duration) = http_handles(route, method, response.status().as_u16());
+    requests.increment(1);
+    duration.record(start.elapsed().as_secs_f64());
     response
+}
+
+type HttpHandles = (metrics::Counter, metrics::Histogram);
+/// Handles by (method, status), then by route template.
+type HandleCache = HashMap<(Method, u16), HashMap<Box<str>, HttpHandles>>;
+
+thread_local! {
+    /// The metric handles of each (method, status, route) this thread has
+    /// served. Registering a labelled metric means building and hashing its
+    /// key in the global registry, which costs more than a fast handler;
+    /// after the first request it is a lookup in a small local map.
+    static HTTP_HANDLES: RefCell<HandleCache> = RefCell::new(HashMap::new());
+}
+
+fn http_handles(route: &str, method: Method, status: u16) -> HttpHandles {
+    HTTP_HANDLES.with(|cell| {
+        let mut cache = cell.borrow_mut();
+        let by_route = cache.entry((method.clone(), status)).or_default();
+        if let Some(handles) = by_route.get(route) {
+            return handles.clone();
+        }
+        let labels = [
+            ("method", method.as_str().to_owned()),
+            ("route", route.to_owned()),
+            ("status", status.to_string()),
+        ];
+        let handles = (
+            metrics::counter!("http_requests_total", &labels),
+            metrics::histogram!("http_request_duration_seconds", &labels),
+        );
+        by_route.insert(route.into(), handles.clone());
+        handles
+    })
 }
 
 /// Export the state of a Postgres pool: `db_pool_connections{state}` (in use,

@@ -94,35 +94,43 @@ fn failed(e: BatchError<Problem>) -> ApiError {
 
 async fn statuses(cx: Arc<Context>, items: Vec<(ConcertId, Uuid)>) -> Answers {
     let now = cx.clock.now_ms();
-    per_concert(&items, |&(c, _)| c, |concert, group| {
-        let cx = Arc::clone(&cx);
-        async move {
-            let keys = QueueKeys::new(&cx.prefix, concert);
-            let mut call = invocation(&keys::STATUS, &keys);
-            call.arg(now).arg(cx.idle_ms);
-            for (_, ticket) in group {
-                call.arg(ticket.to_string());
+    per_concert(
+        &items,
+        |&(c, _)| c,
+        |concert, group| {
+            let cx = Arc::clone(&cx);
+            async move {
+                let keys = QueueKeys::new(&cx.prefix, concert);
+                let mut call = invocation(&keys::STATUS, &keys);
+                call.arg(now).arg(cx.idle_ms);
+                for (_, ticket) in group {
+                    call.arg(ticket.to_string());
+                }
+                call.invoke_async(&mut cx.redis.clone()).await
             }
-            call.invoke_async(&mut cx.redis.clone()).await
-        }
-    })
+        },
+    )
     .await
 }
 
 async fn joins(cx: Arc<Context>, items: Vec<(ConcertId, UserId, Uuid)>) -> Answers {
     let now = cx.clock.now_ms();
-    per_concert(&items, |&(c, _, _)| c, |concert, group| {
-        let cx = Arc::clone(&cx);
-        async move {
-            let keys = QueueKeys::new(&cx.prefix, concert);
-            let mut call = invocation(&keys::JOIN, &keys);
-            call.arg(now);
-            for (_, user, fresh) in group {
-                call.arg(user.get()).arg(fresh.to_string());
+    per_concert(
+        &items,
+        |&(c, _, _)| c,
+        |concert, group| {
+            let cx = Arc::clone(&cx);
+            async move {
+                let keys = QueueKeys::new(&cx.prefix, concert);
+                let mut call = invocation(&keys::JOIN, &keys);
+                call.arg(now);
+                for (_, user, fresh) in group {
+                    call.arg(user.get()).arg(fresh.to_string());
+                }
+                call.invoke_async(&mut cx.redis.clone()).await
             }
-            call.invoke_async(&mut cx.redis.clone()).await
-        }
-    })
+        },
+    )
     .await
 }
 
@@ -142,9 +150,9 @@ where
     for (i, item) in items.iter().enumerate() {
         groups.entry(concert_of(item)).or_default().push(i);
     }
-    let calls = groups.iter().map(|(&concert, indexes)| {
-        call(concert, indexes.iter().map(|&i| items[i]).collect())
-    });
+    let calls = groups
+        .iter()
+        .map(|(&concert, indexes)| call(concert, indexes.iter().map(|&i| items[i]).collect()));
     let results = join_all(calls).await;
     let mut answers: Vec<Option<Result<Value, Problem>>> = items.iter().map(|_| None).collect();
     for ((_, indexes), result) in groups.iter().zip(results) {

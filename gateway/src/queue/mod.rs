@@ -68,7 +68,9 @@ fn line(value: &Value) -> Result<&str, ApiError> {
         Value::BulkString(bytes) => {
             std::str::from_utf8(bytes).map_err(|e| ApiError::Protocol(e.to_string()))
         }
-        other => Err(ApiError::Protocol(format!("expected a string, got {other:?}"))),
+        other => Err(ApiError::Protocol(format!(
+            "expected a string, got {other:?}"
+        ))),
     }
 }
 

@@ -84,3 +84,48 @@ async fn same_user_joining_50_times_concurrently_gets_one_ticket_and_one_place()
     );
     assert_eq!(app.stats(concert).await["waiting"], 4, "one place only");
 }
+
+/// Concurrent polls share script calls (several concerts' polls in flight at
+/// once); each must still get its own ticket's place in its own concert.
+#[tokio::test]
+async fn concurrent_polls_of_two_concerts_each_get_their_own_place() {
+    let app = spawn_app().await;
+    let (a, b) = (app.create_concert().await, app.create_concert().await);
+    let users = app.create_users(600).await;
+    // Users join one concert after the other, alternating concerts, so each
+    // concert's positions are known: 1..=300 in the order of joining.
+    let mut expected = Vec::new();
+    for (i, &u) in users.iter().enumerate() {
+        let concert = if i % 2 == 0 { a } else { b };
+        let joined = app.join_ok(concert, u).await;
+        assert_eq!(joined["position"].as_u64(), Some(i as u64 / 2 + 1));
+        expected.push((
+            concert,
+            joined["ticket"].as_str().unwrap().to_owned(),
+            i as u64 / 2 + 1,
+        ));
+    }
+    // The first user of concert a leaves: everyone behind moves up by one.
+    app.leave(a, &expected[0].1).await;
+    let polls = join_all(expected[1..].iter().map(|(c, t, _)| app.poll(*c, t))).await;
+    for ((concert, _, position), (status, body)) in expected[1..].iter().zip(&polls) {
+        assert_eq!(*status, StatusCode::OK, "{body}");
+        let (want, waiting) = if *concert == a {
+            (position - 1, 299)
+        } else {
+            (*position, 300)
+        };
+        assert_eq!(
+            body["position"].as_u64(),
+            Some(want),
+            "concert {concert}: {body}"
+        );
+        assert_eq!(
+            body["waiting"].as_u64(),
+            Some(waiting),
+            "concert {concert}: {body}"
+        );
+    }
+    let (status, body) = app.poll(a, &expected[0].1).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}
