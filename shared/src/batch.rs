@@ -2,17 +2,21 @@
 //! takes whatever is queued (up to a maximum) and answers the whole batch
 //! with one call to the backend.
 //!
-//! When idle a call is a batch of one, sent at once. Under load the queue
-//! fills while earlier batches are in flight, so the number of backend calls
-//! grows much more slowly than the number of requests; that is what lets one
-//! Redis or Postgres round trip serve dozens of requests.
+//! When nothing is in flight a call is a batch of one, run by the caller
+//! itself. Once `max_in_flight` calls are under way, new items queue, and the
+//! driver sends whatever queued as the next batch: the number of backend
+//! calls grows much more slowly than the number of requests, which is what
+//! lets one Redis or Postgres round trip serve dozens of requests.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 type Reply<O, E> = oneshot::Sender<Result<O, E>>;
+type Answers<O, E> = Pin<Box<dyn Future<Output = Vec<Result<O, E>>> + Send>>;
+type Run<I, O, E> = Arc<dyn Fn(Vec<I>) -> Answers<O, E> + Send + Sync>;
 
 /// A call through a [`Batcher`] failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,6 +31,8 @@ pub enum BatchError<E> {
 
 pub struct Batcher<I, O, E> {
     queue: mpsc::Sender<(I, Reply<O, E>)>,
+    permits: Arc<Semaphore>,
+    run: Run<I, O, E>,
 }
 
 impl<I, O, E> Batcher<I, O, E>
@@ -45,19 +51,25 @@ where
         Fut: Future<Output = Vec<Result<O, E>>> + Send + 'static,
     {
         let max_batch = max_batch.max(1);
+        let run: Run<I, O, E> = Arc::new(move |items| Box::pin(run(items)));
         let (queue, mut rx) = mpsc::channel::<(I, Reply<O, E>)>(max_batch * 16);
         let permits = Arc::new(Semaphore::new(max_in_flight.max(1)));
+        let (driver_run, driver_permits) = (Arc::clone(&run), Arc::clone(&permits));
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(max_batch);
-            loop {
-                let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+            while rx.recv_many(&mut batch, max_batch).await > 0 {
+                let Ok(permit) = Arc::clone(&driver_permits).acquire_owned().await else {
                     return;
                 };
-                if rx.recv_many(&mut batch, max_batch).await == 0 {
-                    return;
+                // What queued up while waiting for a slot joins this batch.
+                while batch.len() < max_batch {
+                    match rx.try_recv() {
+                        Ok(next) => batch.push(next),
+                        Err(_) => break,
+                    }
                 }
                 let (items, replies): (Vec<I>, Vec<Reply<O, E>>) = batch.drain(..).unzip();
-                let answers = run(items);
+                let answers = driver_run(items);
                 tokio::spawn(async move {
                     for (answer, reply) in answers.await.into_iter().zip(replies) {
                         let _ = reply.send(answer);
@@ -66,11 +78,22 @@ where
                 });
             }
         });
-        Self { queue }
+        Self {
+            queue,
+            permits,
+            run,
+        }
     }
 
-    /// Queue `item` and wait for its answer.
+    /// Answer `item`: right here as a batch of one when no batch is in
+    /// flight (no hand-off between tasks), else queued for the next batch.
     pub async fn call(&self, item: I) -> Result<O, BatchError<E>> {
+        if let Ok(_permit) = Arc::clone(&self.permits).try_acquire_owned() {
+            let answer = (self.run)(vec![item]).await.into_iter().next();
+            return answer
+                .ok_or(BatchError::Stopped)?
+                .map_err(BatchError::Failed);
+        }
         let (reply, answer) = oneshot::channel();
         self.queue
             .send((item, reply))
