@@ -35,7 +35,7 @@ def table(title, names, base=None):
 
 table("Throughput, closed loop (wrk, 50 connections)", ["baseline", "baseline-as-poll", "poll", "join"], "baseline")
 table("Latency at half the measured rate (wrk, paced)", ["poll@half", "join@half"])
-table("The queue scenario, open model (k6: 1,500 polls/s + 300 joins/s)", ["queue-k6"])
+table("The queue scenario, open model (k6: 1,000 waiting users polling at the gateway's cadence + 300 joins/s)", ["queue-k6"])
 table("Holds of free seats (wrk) and hold storms (k6)", ["bare-update", "hold", "storm-50-seats", "storm-one-seat"], "bare-update")
 table("Payments: the pgbench transaction and the HTTP endpoint", ["pgbench-pay", "pay"], "pgbench-pay")
 table("Flash sale (k6)", ["flash-sale"])

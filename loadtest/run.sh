@@ -135,8 +135,12 @@ rate() { python3 -c "import json;print(max(1,int([json.loads(l) for l in open('$
 CONNECTIONS=100 PACED_RATE="$(rate poll 0.5)" wrk_run poll@half "$gw_pid" "$GW/v1/concerts/3/queue/status" poll-paced.lua
 CONNECTIONS=100 PACED_RATE="$(rate join 0.5)" JOIN_FIRST_USER=110001 JOIN_STRIDE=30000 \
   wrk_run join@half "$gw_pid" "$GW/v1/concerts/3/queue" join-paced.lua
-# The k6 queue scenario (open model) at rates k6 sustains here.
-k6_run queue-k6 "$gw_pid" queue.js GATEWAY="$GW" CONCERT=3 POLL_RATE=1500 JOIN_RATE=300 \
+# The k6 queue scenario (open model): the 1,000 waiting users poll at the
+# cadence the gateway asks for (poll_after_ms), while new users join.
+poll_after=$(curl -fs "$GW/v1/concerts/3/queue/status" -H "authorization: Bearer $(head -n 1 "$TICKETS_FILE")" |
+  python3 -c 'import json,sys;print(json.load(sys.stdin)["poll_after_ms"])')
+fact "queue-k6: poll_after_ms the gateway asked for (sets the poll rate)" "$poll_after"
+k6_run queue-k6 "$gw_pid" queue.js GATEWAY="$GW" CONCERT=3 POLL_AFTER_MS="$poll_after" JOIN_RATE=300 \
   JOIN_FIRST_USER=170001 DURATION="$DURATION" P99_MS=25
 
 # --- holds ----------------------------------------------------------------

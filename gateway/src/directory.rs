@@ -1,7 +1,8 @@
 //! Read-only lookups of users and concerts in Postgres, cached in process.
 //!
-//! A burst of joins asks about a few concerts and many distinct users. Known
-//! answers come from the cache (existing ids for minutes — they are never
+//! A burst of joins asks about a few concerts and many distinct users. The
+//! ids of all users that existed at startup are loaded once into a bit set;
+//! other answers come from the cache (existing ids for minutes — they are never
 //! deleted — unknown ids for a few seconds, so a user created a moment ago
 //! can join right away and garbage ids cannot flood Postgres). Cache misses
 //! for users are batched: lookups that arrive while a query runs are answered
@@ -9,8 +10,10 @@
 //! second become a few hundred queries, without adding latency when idle.
 
 use std::collections::HashSet;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use futures::TryStreamExt;
 use quick_cache::sync::Cache;
 use shared::batch::{self, BatchError, Batcher};
 use sqlx::PgPool;
@@ -41,6 +44,10 @@ impl From<LookupFailed> for ApiError {
 
 pub struct Directory {
     db: PgPool,
+    /// Every user id that existed when the process started, loaded once in
+    /// the background: a flash crowd of users never seen before is answered
+    /// from memory instead of Postgres.
+    known_users: Arc<OnceLock<KnownUsers>>,
     users: Cache<i64, (bool, Instant)>,
     concerts: Cache<i64, (bool, Instant)>,
     user_lookups: Batcher<i64, bool, LookupFailed>,
@@ -49,11 +56,14 @@ pub struct Directory {
 impl Directory {
     /// Must be called inside a Tokio runtime: it starts the batching task.
     pub fn new(db: PgPool) -> Self {
+        let known_users = Arc::new(OnceLock::new());
+        tokio::spawn(load_known_users(db.clone(), Arc::clone(&known_users)));
         let pool = db.clone();
         let user_lookups =
             Batcher::spawn(MAX_BATCH, 1, move |ids| look_up_users(pool.clone(), ids));
         Self {
             db,
+            known_users,
             users: Cache::new(500_000),
             concerts: Cache::new(10_000),
             user_lookups,
@@ -61,6 +71,13 @@ impl Directory {
     }
 
     pub async fn user_exists(&self, id: i64) -> Result<bool, ApiError> {
+        if self
+            .known_users
+            .get()
+            .is_some_and(|known| known.contains(id))
+        {
+            return Ok(true);
+        }
         if let Some(found) = fresh(&self.users, id) {
             return Ok(found);
         }
@@ -70,6 +87,12 @@ impl Directory {
         })?;
         self.users.insert(id, (found, Instant::now()));
         Ok(found)
+    }
+
+    /// Whether the user ids of startup are loaded (until then every lookup
+    /// takes the cache-and-Postgres path).
+    pub fn preloaded(&self) -> bool {
+        self.known_users.get().is_some()
     }
 
     pub async fn concert_exists(&self, id: i64) -> Result<bool, ApiError> {
@@ -90,6 +113,48 @@ fn fresh(cache: &Cache<i64, (bool, Instant)>, id: i64) -> Option<bool> {
     let (found, at) = cache.get(&id)?;
     let ttl = if found { FOUND_TTL } else { MISSING_TTL };
     (at.elapsed() < ttl).then_some(found)
+}
+
+/// User ids as a bit set (ids are dense: an identity column).
+pub struct KnownUsers(Vec<u64>);
+
+/// Largest user id the bit set covers (32 MiB of bits); users beyond it are
+/// looked up in Postgres as before.
+const MAX_KNOWN_USER_ID: i64 = 1 << 28;
+
+impl KnownUsers {
+    fn contains(&self, id: i64) -> bool {
+        usize::try_from(id)
+            .is_ok_and(|i| self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0))
+    }
+}
+
+/// Fill the known users once. Users are never deleted, so a loaded id stays
+/// valid; users created later are looked up (and cached) as they come.
+async fn load_known_users(db: PgPool, known: Arc<OnceLock<KnownUsers>>) {
+    let load = async {
+        let max: Option<i64> = sqlx::query_scalar("SELECT max(user_id) FROM users")
+            .fetch_one(&db)
+            .await?;
+        let max = max.unwrap_or(0).clamp(0, MAX_KNOWN_USER_ID);
+        let mut bits = vec![0u64; usize::try_from(max / 64 + 1).unwrap_or(0)];
+        let mut ids = sqlx::query_scalar::<_, i64>("SELECT user_id FROM users WHERE user_id <= $1")
+            .bind(max)
+            .fetch(&db);
+        while let Some(id) = ids.try_next().await? {
+            if let Ok(i) = usize::try_from(id) {
+                bits[i / 64] |= 1 << (i % 64);
+            }
+        }
+        Ok::<_, sqlx::Error>(KnownUsers(bits))
+    };
+    match load.await {
+        Ok(users) => {
+            let _ = known.set(users);
+        }
+        // Not fatal: every lookup goes to Postgres (batched) instead.
+        Err(e) => tracing::warn!(error = %e, "could not preload the user ids"),
+    }
 }
 
 /// Answer a batch of user lookups with one query.
@@ -115,5 +180,21 @@ async fn look_up_users(db: PgPool, batch: Vec<i64>) -> Vec<Result<bool, LookupFa
             tracing::warn!(error = %e, "user lookup failed");
             batch::all(batch.len(), &LookupFailed { unavailable })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_users_hold_exactly_the_loaded_ids() {
+        let mut bits = vec![0u64; 3];
+        for i in [1usize, 63, 64, 130] {
+            bits[i / 64] |= 1 << (i % 64);
+        }
+        let known = KnownUsers(bits);
+        let found: Vec<i64> = (-5..300).filter(|&id| known.contains(id)).collect();
+        assert_eq!(found, vec![1, 63, 64, 130]);
     }
 }
