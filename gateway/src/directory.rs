@@ -132,29 +132,35 @@ impl KnownUsers {
 /// Fill the known users once. Users are never deleted, so a loaded id stays
 /// valid; users created later are looked up (and cached) as they come.
 async fn load_known_users(db: PgPool, known: Arc<OnceLock<KnownUsers>>) {
-    let load = async {
-        let max: Option<i64> = sqlx::query_scalar("SELECT max(user_id) FROM users")
-            .fetch_one(&db)
-            .await?;
-        let max = max.unwrap_or(0).clamp(0, MAX_KNOWN_USER_ID);
-        let mut bits = vec![0u64; usize::try_from(max / 64 + 1).unwrap_or(0)];
-        let mut ids = sqlx::query_scalar::<_, i64>("SELECT user_id FROM users WHERE user_id <= $1")
-            .bind(max)
-            .fetch(&db);
-        while let Some(id) = ids.try_next().await? {
-            if let Ok(i) = usize::try_from(id) {
-                bits[i / 64] |= 1 << (i % 64);
+    // Until it succeeds (Postgres may be down at startup), every lookup takes
+    // the cache-and-Postgres path, which is slower but just as correct.
+    loop {
+        match read_known_users(&db).await {
+            Ok(users) => {
+                let _ = known.set(users);
+                return;
             }
+            Err(e) => tracing::warn!(error = %e, "could not preload the user ids; retrying in 5 s"),
         }
-        Ok::<_, sqlx::Error>(KnownUsers(bits))
-    };
-    match load.await {
-        Ok(users) => {
-            let _ = known.set(users);
-        }
-        // Not fatal: every lookup goes to Postgres (batched) instead.
-        Err(e) => tracing::warn!(error = %e, "could not preload the user ids"),
+        tokio::time::sleep(Duration::from_secs(5)).await;
     }
+}
+
+async fn read_known_users(db: &PgPool) -> Result<KnownUsers, sqlx::Error> {
+    let max: Option<i64> = sqlx::query_scalar("SELECT max(user_id) FROM users")
+        .fetch_one(db)
+        .await?;
+    let max = max.unwrap_or(0).clamp(0, MAX_KNOWN_USER_ID);
+    let mut bits = vec![0u64; usize::try_from(max / 64 + 1).unwrap_or(0)];
+    let mut ids = sqlx::query_scalar::<_, i64>("SELECT user_id FROM users WHERE user_id <= $1")
+        .bind(max)
+        .fetch(db);
+    while let Some(id) = ids.try_next().await? {
+        if let Ok(i) = usize::try_from(id) {
+            bits[i / 64] |= 1 << (i % 64);
+        }
+    }
+    Ok(KnownUsers(bits))
 }
 
 /// Answer a batch of user lookups with one query.

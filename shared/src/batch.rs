@@ -24,8 +24,8 @@ pub enum BatchError<E> {
     /// The backend call for the batch failed.
     #[error("{0}")]
     Failed(E),
-    /// The batcher stopped, or gave no answer for this item.
-    #[error("the batching task stopped")]
+    /// The batcher stopped, or its backend call gave no answer for this item.
+    #[error("the batch gave no answer for this call")]
     Stopped,
 }
 

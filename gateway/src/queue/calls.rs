@@ -7,6 +7,10 @@
 //! `EVALSHA` whose script handles every ticket in order, atomically, exactly
 //! as one call per request would. When idle a request is a batch of one and
 //! goes out at once.
+//!
+//! Order: requests in flight at the same time have no order between them
+//! (two batches may reach Redis in either order), as with separate calls; a
+//! request sent after another one's answer arrived is always behind it.
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -11,13 +11,16 @@ for i = 3, #ARGV do tickets[#tickets + 1] = ARGV[i] end
 -- Ranks are integers: reading the scores would format a double for each.
 local idle_count = redis.call('ZCOUNT', KEYS[4], '-inf', '(' .. string.format('%d', now - tonumber(ARGV[2])))
 local replies, idle = {}, {}
+-- All ranks first: forgetting a ticket moves everyone after it down a rank.
 for i, ticket in ipairs(tickets) do
   local rank = idle_count > 0 and redis.call('ZRANK', KEYS[4], ticket)
-  if rank and rank < idle_count then
+  idle[i] = rank and rank < idle_count
+end
+for i, ticket in ipairs(tickets) do
+  if idle[i] then
     -- Idle past the timeout but not yet swept by the ticker: drop it now, so
     -- the answer does not depend on when the ticker last ran.
     forget(ticket)
-    idle[i] = true
   end
 end
 local waiting = {}

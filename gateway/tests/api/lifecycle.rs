@@ -58,6 +58,63 @@ async fn active_sessions_expire_and_free_their_slot() {
     );
 }
 
+/// One status call answers many polls (they are batched). An idle ticket in
+/// the batch is dropped, and only it: the waiters polled with it keep their
+/// places, however the batch is ordered.
+#[tokio::test]
+async fn an_idle_ticket_polled_together_with_live_ones_drops_only_itself() {
+    let app = spawn_app_with(Config {
+        max_active: 0,
+        idle_timeout_secs: 10,
+        ..Config::default()
+    })
+    .await;
+    let concert = app.create_concert().await;
+    let users = app.create_users(3).await;
+    let idle = app.join_ok(concert, users[0]).await["ticket_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.advance(8_000);
+    let mut live = Vec::new();
+    for &u in &users[1..] {
+        live.push(
+            app.join_ok(concert, u).await["ticket_id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    app.advance(5_000);
+
+    let keys = app
+        .state
+        .queue_keys(shared::ids::ConcertId::new(concert).unwrap());
+    let mut call = gateway::keys::invocation(&gateway::keys::STATUS, &keys);
+    call.arg(app.state.clock.now_ms()).arg(10_000);
+    for t in [&idle, &live[0], &live[1], &idle] {
+        call.arg(t);
+    }
+    let replies: Vec<String> = call
+        .invoke_async(&mut app.state.redis.clone())
+        .await
+        .unwrap();
+    let fields: Vec<Vec<&str>> = replies
+        .iter()
+        .map(|r| r.split(' ').take(3).collect())
+        .collect();
+    assert_eq!(
+        fields,
+        vec![
+            vec!["n", "idle"],
+            vec!["w", "1", "2"],
+            vec!["w", "2", "2"],
+            vec!["n", "idle"]
+        ],
+        "{replies:?}"
+    );
+}
+
 #[tokio::test]
 async fn idle_waiters_lose_their_place_and_pollers_keep_it() {
     let app = spawn_app_with(Config {
