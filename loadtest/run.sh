@@ -72,9 +72,9 @@ cpu_ms() { awk '{print ($14 + $15) * 1000 / '"$(getconf CLK_TCK)"'}' "/proc/$1/s
 # CPU of Redis and Postgres (all their processes): what a request costs the stores.
 stores_ms() {
   local pids; pids=$(pgrep -d ' ' -x 'redis-server|postgres|postmaster' || true)
-  # shellcheck disable=SC2086
-  [ -n "$pids" ] && (cd /proc && cat $(printf '%s/stat ' $pids) 2>/dev/null) |
-    awk '{t += $14 + $15} END {print t * 1000 / '"$(getconf CLK_TCK)"'}' || echo 0
+  # A backend may exit between pgrep and the read: skip it.
+  for pid in $pids; do cat "/proc/$pid/stat" 2>/dev/null || true; done |
+    awk -v clk="$(getconf CLK_TCK)" '{t += $14 + $15} END {printf "%.0f\n", t * 1000 / clk}'
 }
 rss_mb() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 record() { # name pid before after json [stores_before stores_after]
