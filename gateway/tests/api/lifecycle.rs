@@ -58,17 +58,22 @@ async fn active_sessions_expire_and_free_their_slot() {
     );
 }
 
+/// Nobody is admitted; a waiter who does not poll for 10 s loses the place.
+async fn waiting_room_with_10s_idle_timeout() -> TestApp {
+    spawn_app_with(Config {
+        max_active: 0,
+        idle_timeout_secs: 10,
+        ..Config::default()
+    })
+    .await
+}
+
 /// One status call answers many polls (they are batched). An idle ticket in
 /// the batch is dropped, and only it: the waiters polled with it keep their
 /// places, however the batch is ordered.
 #[tokio::test]
 async fn an_idle_ticket_polled_together_with_live_ones_drops_only_itself() {
-    let app = spawn_app_with(Config {
-        max_active: 0,
-        idle_timeout_secs: 10,
-        ..Config::default()
-    })
-    .await;
+    let app = waiting_room_with_10s_idle_timeout().await;
     let concert = app.create_concert().await;
     let users = app.create_users(3).await;
     let idle = app.join_ok(concert, users[0]).await["ticket_id"]
@@ -117,12 +122,7 @@ async fn an_idle_ticket_polled_together_with_live_ones_drops_only_itself() {
 
 #[tokio::test]
 async fn idle_waiters_lose_their_place_and_pollers_keep_it() {
-    let app = spawn_app_with(Config {
-        max_active: 0,
-        idle_timeout_secs: 10,
-        ..Config::default()
-    })
-    .await;
+    let app = waiting_room_with_10s_idle_timeout().await;
     let concert = app.create_concert().await;
     let users = app.create_users(4).await;
     let tickets: Vec<String> = {
