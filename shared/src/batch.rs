@@ -88,7 +88,7 @@ where
     /// Answer `item`: right here as a batch of one when no batch is in
     /// flight (no hand-off between tasks), else queued for the next batch.
     pub async fn call(&self, item: I) -> Result<O, BatchError<E>> {
-        if let Ok(_permit) = Arc::clone(&self.permits).try_acquire_owned() {
+        if let Ok(_permit) = self.permits.try_acquire() {
             let answer = (self.run)(vec![item]).await.into_iter().next();
             return answer
                 .ok_or(BatchError::Stopped)?
