@@ -2,11 +2,6 @@
 dofile(os.getenv("WRK_DIR") .. "/report.lua")
 local first = tonumber(os.getenv("JOIN_FIRST_USER") or "1001")
 local stride = tonumber(os.getenv("JOIN_STRIDE") or "200000")
-local threads = 0
-function setup(thread)
-  thread:set("tid", threads)
-  threads = threads + 1
-end
 local n = 0
 function request()
   n = n + 1

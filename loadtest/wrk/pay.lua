@@ -3,11 +3,6 @@
 dofile(os.getenv("WRK_DIR") .. "/report.lua")
 local lines = {}
 for line in io.lines(os.getenv("PAY_FILE")) do lines[#lines + 1] = line end
-local threads = 0
-function setup(thread)
-  thread:set("tid", threads)
-  threads = threads + 1
-end
 local i = 0
 function request()
   local n = #lines

@@ -1,4 +1,12 @@
--- Shared by the wrk scripts: print one JSON line with the run's figures.
+-- Shared by the wrk scripts: number the threads (global `tid` in each, from
+-- 0, for scripts that split their work between threads), and print one JSON
+-- line with the run's figures.
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+
 function done(summary, latency, requests)
   local secs = summary.duration / 1e6
   local bad = summary.errors.status + summary.errors.connect + summary.errors.read

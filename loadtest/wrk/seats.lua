@@ -3,11 +3,6 @@
 -- (i div 50), so every request asks for a different free seat.
 local first = tonumber(os.getenv("FIRST_SCHEDULE"))
 local per_thread = tonumber(os.getenv("SCHEDULES_PER_THREAD"))
-local threads = 0
-function setup(thread)
-  thread:set("tid", threads)
-  threads = threads + 1
-end
 local i = -1
 -- Returns the request number, its date and its seat.
 function next_seat()
