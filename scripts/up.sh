@@ -71,14 +71,16 @@ cat <<MSG
   Admin token              $ADMIN_TOKEN
   Logs                     $DATA_DIR/logs/
 
-  Demo users (id | name | balance KRW):
+  Demo users (id | name | balance KRW), each with the password concert-demo
 $(psql_q "select '    ' || u.user_id || ' | ' || u.name || ' | ' || coalesce(b.balance, 0) from users u left join balances b using (user_id) order by u.user_id limit 10")
 
   Concerts (id | title | dates):
 $(psql_q "select '    ' || c.concert_id || ' | ' || c.title || ' | ' || count(s.*) from concerts c left join schedules s using (concert_id) group by c.concert_id order by c.concert_id")
 
-  Try it:
-    curl -s -X POST http://$GATEWAY_ADDR/v1/concerts/1/queue -H 'content-type: application/json' -d '{"user_id": 1}'
+  Try it (log in at booking, then join with the session token):
+    session=\$(curl -s -X POST http://$BOOKING_ADDR/v1/sessions -H 'content-type: application/json' \\
+      -d '{"user_id": 1, "password": "concert-demo"}' | sed -E 's/.*"session_token":"([^"]+)".*/\\1/')
+    curl -s -X POST http://$GATEWAY_ADDR/v1/concerts/1/queue -H "authorization: Bearer \$session"
 
 MSG
 

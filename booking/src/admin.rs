@@ -26,6 +26,8 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 struct NewUser {
     name: String,
+    /// 8..=128 characters; stored only as an Argon2id hash.
+    password: String,
 }
 
 #[derive(Debug, Serialize, sqlx::FromRow)]
@@ -40,19 +42,29 @@ async fn create_user(
     Json(body): Json<NewUser>,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
     let name = text("name", &body.name)?;
+    crate::passwords::validate(&body.password, *crate::passwords::PASSWORD_CHARS.start())?;
+    let hash = state.passwords.hash(body.password).await?;
     let mut conn = state.db.acquire().await?;
     Ok((
         StatusCode::CREATED,
-        Json(insert_user(&mut conn, name).await?),
+        Json(insert_user(&mut conn, name, &hash).await?),
     ))
 }
 
-/// Insert a user (its balance row is created with it, at 0).
-pub async fn insert_user(conn: &mut PgConnection, name: &str) -> Result<User, sqlx::Error> {
-    sqlx::query_as("INSERT INTO users (name) VALUES ($1) RETURNING user_id, name")
-        .bind(name)
-        .fetch_one(conn)
-        .await
+/// Insert a user with the Argon2id hash of their password (its balance row
+/// is created with it, at 0).
+pub async fn insert_user(
+    conn: &mut PgConnection,
+    name: &str,
+    password_hash: &str,
+) -> Result<User, sqlx::Error> {
+    sqlx::query_as(
+        "INSERT INTO users (name, password_hash) VALUES ($1, $2) RETURNING user_id, name",
+    )
+    .bind(name)
+    .bind(password_hash)
+    .fetch_one(conn)
+    .await
 }
 
 /// A concert to create.

@@ -4,6 +4,9 @@
 //! booking            serve the API (the default)
 //! booking migrate    apply the database migrations and exit
 //! booking seed       migrate, then add demo users and concerts (idempotent)
+//! booking mint-sessions FIRST LAST
+//!                    print a session token for each user id FIRST..=LAST, one
+//!                    per line, signed with the session key (load tests)
 //! ```
 //!
 //! Configuration comes from the environment (see `Settings`).
@@ -19,7 +22,7 @@ use anyhow::Context;
 use booking::{Application, Settings};
 use secrecy::ExposeSecret;
 
-const USAGE: &str = "usage: booking [serve | migrate | seed]";
+const USAGE: &str = "usage: booking [serve | migrate | seed | mint-sessions FIRST LAST]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -29,6 +32,7 @@ async fn main() -> ExitCode {
         None | Some("serve") => serve().await,
         Some("migrate") => migrate().await.map(|_| ()),
         Some("seed") => seed().await,
+        Some("mint-sessions") => mint_sessions(std::env::args().skip(2).collect()),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -73,5 +77,32 @@ async fn seed() -> anyhow::Result<()> {
         concerts_created = report.concerts_created,
         "demo data seeded"
     );
+    Ok(())
+}
+
+/// Sign session tokens for a range of user ids with the key booking uses
+/// (`SESSION_PRIVATE_KEY_FILE`, or the one kept in `DATA_DIR`), so a load
+/// test can act as many logged-in users without paying for many Argon2id
+/// logins. Whoever holds the key can do this anyway; nothing is opened.
+fn mint_sessions(args: Vec<String>) -> anyhow::Result<()> {
+    use std::io::Write;
+    let [first, last] = args.as_slice() else {
+        anyhow::bail!("{USAGE}");
+    };
+    let parse = |s: &String| -> anyhow::Result<shared::ids::UserId> {
+        let n: i64 = s.parse().with_context(|| format!("{s:?} is not a user id"))?;
+        shared::ids::UserId::new(n).map_err(anyhow::Error::msg)
+    };
+    let (first, last) = (parse(first)?.get(), parse(last)?.get());
+    let settings = Settings::from_env()?;
+    let signer = booking::sessions::load_signer(&settings)?;
+    let issuer = booking::sessions::SessionIssuer::new(signer, settings.session_ttl);
+    let now = shared::unix_now();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for id in first..=last {
+        let user = shared::ids::UserId::new(id).map_err(anyhow::Error::msg)?;
+        writeln!(out, "{}", issuer.issue(user, now).0)?;
+    }
+    out.flush()?;
     Ok(())
 }

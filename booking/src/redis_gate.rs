@@ -7,6 +7,9 @@
 //! | key | type | written by | meaning |
 //! |---|---|---|---|
 //! | `{prefix}:{c:<concert_id>}:active` | sorted set | gateway (admit), booking (ZREM after payment) | ticket ids (`jti`) admitted to book, scored by the end of their session in Unix ms |
+//! | `{prefix}:{c:<concert_id>}:users` | hash | gateway (join) | user id → the ticket id they hold in that queue; booking reads it to end the session of a user who paid with a session token |
+//! | `{prefix}:revoked-session:<jti>` | string, expires with the token | booking (logout) | the session is revoked (`shared::sessions`); read by both services |
+//! | `{prefix}:login-failures:<user_id>` | counter, 15-minute `PX` | booking (login) | failed (and in-flight) logins of that user id |
 //! | `{prefix}:{s:<schedule_id>}:seat:<n>` | string, `PX` = hold time | booking | the reservation id that won seat `n`; `SET NX` is the first-come gate |
 //!
 //! Seat locks share the schedule's hash tag so a future script touching
@@ -15,7 +18,8 @@
 use redis::Script;
 use redis::aio::ConnectionManager;
 use shared::ids::{ConcertId, ScheduleId};
-use shared::infra::active_set_key;
+use shared::ids::UserId;
+use shared::infra::{active_set_key, user_tickets_key};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -27,6 +31,7 @@ pub struct RedisGate {
     conn: ConnectionManager,
     prefix: String,
     release_seat: Script,
+    end_session: Script,
 }
 
 impl RedisGate {
@@ -35,6 +40,7 @@ impl RedisGate {
             conn,
             prefix: prefix.into(),
             release_seat: Script::new(include_str!("lua/release_seat.lua")),
+            end_session: Script::new(include_str!("lua/end_session.lua")),
         }
     }
 
@@ -94,15 +100,35 @@ impl RedisGate {
             .await
     }
 
-    /// Remove the ticket from the concert's active set: its access token
-    /// stops working (the revocation after a payment).
-    pub async fn revoke(&self, concert: ConcertId, ticket: Uuid) -> Result<(), redis::RedisError> {
-        let _removed: i64 = redis::cmd("ZREM")
-            .arg(active_set_key(&self.prefix, concert))
-            .arg(ticket.to_string())
-            .query_async(&mut self.conn.clone())
+    /// End `user`'s active session of `concert` (their queue ticket, and
+    /// `ticket` when the caller used an access token, leave the active set):
+    /// their access token stops working. Returns the ticket ids removed.
+    pub async fn end_session(
+        &self,
+        concert: ConcertId,
+        user: UserId,
+        ticket: Option<Uuid>,
+    ) -> Result<Vec<Uuid>, redis::RedisError> {
+        let removed: Vec<String> = self
+            .end_session
+            .key(active_set_key(&self.prefix, concert))
+            .key(user_tickets_key(&self.prefix, concert))
+            .arg(user.get())
+            .arg(ticket.map(|t| t.to_string()).unwrap_or_default())
+            .invoke_async(&mut self.conn.clone())
             .await?;
-        Ok(())
+        Ok(removed.iter().filter_map(|t| Uuid::parse_str(t).ok()).collect())
+    }
+
+    /// The connection, for the few callers outside this module's layout
+    /// (session revocation and login limits live in `shared`/`sessions`).
+    pub fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    /// The key prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     /// `PING`, for readiness.

@@ -1,5 +1,6 @@
 //! Demo data for a fresh installation (`booking seed`): ten users with
-//! 500,000 KRW each, charged through the ledger like any other charge, and
+//! 500,000 KRW each and the password [`DEMO_PASSWORD`] (printed by
+//! `scripts/up.sh`; a demo, not a secret), charged through the ledger like any other charge, and
 //! three concerts with four upcoming dates of 50 seats each (the first ten
 //! seats of every date are premium seats at a higher price).
 //!
@@ -28,6 +29,9 @@ pub const USERS: [&str; 10] = [
     "Eunbi Han",
 ];
 
+/// The password of every demo user.
+pub const DEMO_PASSWORD: &str = "concert-demo";
+
 /// Balance each demo user starts with, in KRW.
 pub const STARTING_BALANCE: i64 = 500_000;
 
@@ -54,6 +58,10 @@ pub async fn seed(db: &PgPool) -> anyhow::Result<SeedReport> {
         .execute(&mut *tx)
         .await?;
     let now = domain::now();
+    let hash = crate::passwords::Passwords::new()
+        .hash(DEMO_PASSWORD.to_owned())
+        .await
+        .map_err(|e| anyhow::anyhow!("hashing the demo password: {e}"))?;
     let starting = ChargeAmount::new(STARTING_BALANCE).map_err(anyhow::Error::msg)?;
     for name in USERS {
         let exists: Option<i64> =
@@ -61,10 +69,18 @@ pub async fn seed(db: &PgPool) -> anyhow::Result<SeedReport> {
                 .bind(name)
                 .fetch_optional(&mut *tx)
                 .await?;
-        if exists.is_some() {
+        if let Some(user_id) = exists {
+            // Demo users seeded before passwords existed get the demo password.
+            sqlx::query(
+                "UPDATE users SET password_hash = $2 WHERE user_id = $1 AND password_hash IS NULL",
+            )
+            .bind(user_id)
+            .bind(&hash)
+            .execute(&mut *tx)
+            .await?;
             continue;
         }
-        let user = insert_user(&mut tx, name).await?;
+        let user = insert_user(&mut tx, name, &hash).await?;
         let user_id = shared::ids::UserId::new(user.user_id).map_err(anyhow::Error::msg)?;
         charge(&mut tx, user_id, starting, now)
             .await?

@@ -5,6 +5,7 @@
 //! key prefix, short hold times).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::http::HeaderValue;
@@ -45,6 +46,15 @@ pub struct Settings {
     /// `AUDIT_INTERVAL_SECS`: how often the invariant audit counts oversold
     /// seats and balances that differ from their ledger (`crate::audit`).
     pub audit_interval: Duration,
+    /// `SESSION_TTL_SECS`: lifetime of a session token (default 43200 = 12 h,
+    /// at most 24 h: API.md, Tokens).
+    pub session_ttl: Duration,
+    /// `SESSION_PRIVATE_KEY_FILE`: PKCS#8 PEM Ed25519 key that signs session
+    /// tokens; unset → generated once as `DATA_DIR/session-ed25519.pem`
+    /// (replicas sharing `DATA_DIR` share it; the gateway's key is another file).
+    pub session_private_key_file: Option<PathBuf>,
+    /// `DATA_DIR`: where a generated session key is kept (default `.data`).
+    pub data_dir: PathBuf,
 }
 
 /// Which browser origins may call the API.
@@ -105,6 +115,14 @@ impl Settings {
                 1,
                 86_400,
             )?),
+            session_ttl: Duration::from_secs(parse_in_range(
+                "SESSION_TTL_SECS",
+                43_200,
+                60,
+                86_400,
+            )?),
+            session_private_key_file: var("SESSION_PRIVATE_KEY_FILE").map(PathBuf::from),
+            data_dir: PathBuf::from(string_or("DATA_DIR", ".data")),
         })
     }
 }

@@ -19,15 +19,20 @@ use tokio::net::TcpListener;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
-use crate::auth::TokenVerifier;
+use crate::auth::{SessionAuth, TokenVerifier};
 use crate::auth::admission::Admission;
 use crate::catalog::Catalog;
+use crate::passwords::Passwords;
 use crate::redis_gate::RedisGate;
+use crate::sessions::SessionIssuer;
 use crate::settings::{CorsOrigins, Settings};
 use crate::state::AppState;
 use crate::{
-    admin, audit, balance, concerts, health, metrics, payments, reservations, seats, sweeper,
+    admin, audit, balance, concerts, health, metrics, payments, reservations, seats, sessions,
+    sweeper,
 };
+use shared::sessions::{SessionKeys, SessionVerifier};
+use shared::tokens::{IdentityPolicy, KeySet};
 
 /// The schema, embedded in the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -43,6 +48,15 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.addr)
+            .await
+            .with_context(|| format!("cannot listen on BOOKING_ADDR={}", settings.addr))?;
+        Self::build_on(settings, listener).await
+    }
+
+    /// Build on a listener the caller already bound (`settings.addr` is
+    /// then unused): lets a test know booking's address before it starts.
+    pub async fn build_on(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
         // Install the recorder before anything counts.
         let _ = shared::telemetry::metrics_handle();
         let db = postgres_pool(
@@ -56,12 +70,27 @@ impl Application {
         let conn = connect_redis(settings.redis_url.expose_secret(), STARTUP_PATIENCE)
             .await
             .context("cannot connect to Redis (REDIS_URL)")?;
-        let redis = RedisGate::new(conn, settings.redis_key_prefix.clone());
-        let listener = TcpListener::bind(settings.addr)
-            .await
-            .with_context(|| format!("cannot listen on BOOKING_ADDR={}", settings.addr))?;
+        let redis = RedisGate::new(conn.clone(), settings.redis_key_prefix.clone());
         let port = listener.local_addr()?.port();
+        let signer = sessions::load_signer(&settings).context("loading the session signing key (SESSION_PRIVATE_KEY_FILE or DATA_DIR)")?;
+        let keys = Arc::new(KeySet::new([signer.verifying_key()]));
+        let sessions = SessionAuth {
+            verifier: SessionVerifier::new(
+                SessionKeys::Local(Arc::clone(&keys)),
+                IdentityPolicy::default(),
+                conn,
+                settings.redis_key_prefix.clone(),
+                100_000,
+            ),
+            keys,
+        };
+        let passwords = tokio::task::spawn_blocking(Passwords::new)
+            .await
+            .context("preparing the password hasher")?;
         let state = AppState {
+            sessions: Arc::new(sessions),
+            issuer: Arc::new(SessionIssuer::new(signer, settings.session_ttl)),
+            passwords,
             tokens: Arc::new(TokenVerifier::new(&settings.jwks_url)),
             admission: Arc::new(Admission::new(redis.clone())),
             catalog: Arc::new(Catalog::new(db.clone())),
@@ -157,6 +186,7 @@ pub fn router(state: AppState) -> Router {
         .merge(payments::router())
         .merge(balance::router())
         .merge(admin::router())
+        .merge(sessions::router())
         .layer(limit)
         .merge(health::router())
         .merge(common_routes())

@@ -7,10 +7,12 @@ use axum::extract::FromRef;
 use shared::http::ShutdownFlag;
 use sqlx::PgPool;
 
-use crate::auth::TokenVerifier;
+use crate::auth::{SessionAuth, TokenVerifier};
 use crate::auth::admission::Admission;
 use crate::catalog::Catalog;
+use crate::passwords::Passwords;
 use crate::redis_gate::RedisGate;
+use crate::sessions::SessionIssuer;
 use crate::settings::Settings;
 
 #[derive(Clone, FromRef)]
@@ -18,7 +20,13 @@ pub struct AppState {
     pub db: PgPool,
     pub redis: RedisGate,
     pub settings: Arc<Settings>,
+    /// The gateway's access tokens.
     pub tokens: Arc<TokenVerifier>,
+    /// Booking's own session tokens: keys and verifier (with revocation).
+    pub sessions: Arc<SessionAuth>,
+    /// Signs session tokens at login and publishes their JWKS.
+    pub issuer: Arc<SessionIssuer>,
+    pub passwords: Passwords,
     pub admission: Arc<Admission>,
     pub catalog: Arc<Catalog>,
     pub shutdown: ShutdownFlag,

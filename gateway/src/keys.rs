@@ -26,7 +26,7 @@ use std::sync::LazyLock;
 
 use redis::Script;
 use shared::ids::ConcertId;
-use shared::infra::concert_key_base;
+use shared::infra::{active_set_key, concert_key_base, user_tickets_key};
 
 /// The keys of one concert's queue.
 #[derive(Debug, Clone)]
@@ -42,9 +42,9 @@ impl QueueKeys {
             all: [
                 k("seq"),
                 k("waiting"),
-                k("active"),
+                active_set_key(prefix, concert),
                 k("seen"),
-                k("users"),
+                user_tickets_key(prefix, concert),
                 k("tickets"),
                 k("config"),
                 k("tick"),

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use shared::settings::{ConfigError, key_prefix, parse_in_range, string_or, var};
+use shared::tokens::IdentityPolicy;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -46,6 +47,15 @@ pub struct Settings {
     /// (default `http://127.0.0.1:8081`). The fan pages call it, and their
     /// Content-Security-Policy allows connections to its origin only.
     pub booking_public_url: String,
+    /// `IDENTITY_JWKS_URL`: the JWKS of the identity provider whose session
+    /// tokens a join requires (default booking's,
+    /// `http://127.0.0.1:8081/.well-known/jwks.json`).
+    pub identity_jwks_url: String,
+    /// `IDENTITY_ISSUER` (default `booking`) and `IDENTITY_AUDIENCE` (default
+    /// `session`): the `iss` a session token must carry and the `aud` it must
+    /// name. Set both to use another OIDC-style issuer (EdDSA keys, numeric
+    /// user id in `sub`).
+    pub identity: IdentityPolicy,
 }
 
 impl Settings {
@@ -88,6 +98,17 @@ impl Settings {
                 "BOOKING_PUBLIC_URL",
                 &string_or("BOOKING_PUBLIC_URL", "http://127.0.0.1:8081"),
             )?,
+            identity_jwks_url: public_url(
+                "IDENTITY_JWKS_URL",
+                &string_or(
+                    "IDENTITY_JWKS_URL",
+                    "http://127.0.0.1:8081/.well-known/jwks.json",
+                ),
+            )?,
+            identity: IdentityPolicy {
+                issuer: string_or("IDENTITY_ISSUER", "booking"),
+                audience: string_or("IDENTITY_AUDIENCE", "session"),
+            },
         })
     }
 

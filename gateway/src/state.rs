@@ -5,6 +5,8 @@ use std::sync::{Arc, Mutex};
 
 use redis::aio::ConnectionManager;
 use shared::http::ShutdownFlag;
+use shared::sessions::{SessionKeys, SessionVerifier};
+use shared::tokens::JwksClient;
 use shared::ids::ConcertId;
 use sqlx::PgPool;
 
@@ -37,6 +39,9 @@ pub struct Inner {
     /// Polls and joins, batched into script calls per concert.
     pub queue: QueueCalls,
     pub tokens: TokenService,
+    /// Session tokens of the identity provider (`IDENTITY_JWKS_URL`), with
+    /// revocation checked in Redis.
+    pub sessions: SessionVerifier,
     pub clock: Arc<dyn Clock>,
     pub shutdown: ShutdownFlag,
     /// Concerts this process already registered in `tq:concerts`, so only a
@@ -54,7 +59,15 @@ impl AppState {
         clock: Arc<dyn Clock>,
     ) -> Self {
         let idle_ms = i64::try_from(settings.idle_timeout.as_millis()).unwrap_or(i64::MAX);
+        let sessions = SessionVerifier::new(
+            SessionKeys::Remote(JwksClient::new(settings.identity_jwks_url.clone())),
+            settings.identity.clone(),
+            redis.clone(),
+            settings.key_prefix.clone(),
+            100_000,
+        );
         Self(Arc::new(Inner {
+            sessions,
             directory: Directory::new(db.clone()),
             queue: QueueCalls::new(
                 redis.clone(),

@@ -1,5 +1,6 @@
-//! Issuing queue tickets and access tokens, authenticating callers, and
-//! publishing the public keys as a JWKS.
+//! Issuing queue tickets and access tokens, authenticating callers (session
+//! tokens at join, tickets and access tokens after), and publishing the
+//! public keys as a JWKS.
 
 use axum::Router;
 use axum::extract::{FromRequestParts, State};
@@ -9,8 +10,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use quick_cache::sync::Cache;
 use shared::ids::{ConcertId, UserId};
+use shared::sessions::SessionError;
 use shared::tokens::{
-    self, Audience, Claims, Jwk, Jwks, KeySet, Signer, VerifiedCache, VerifyingKey,
+    self, Audience, Claims, Jwk, Jwks, KeySet, SessionClaims, Signer, VerifiedCache, VerifyingKey,
 };
 use shared::{ErrorCode, Problem};
 use uuid::Uuid;
@@ -149,6 +151,30 @@ pub fn bearer(parts: &Parts) -> Result<&str, Problem> {
         _ => Err(Problem::unauthenticated(
             "expected Authorization: Bearer <token>",
         )),
+    }
+}
+
+/// A verified session token of the identity provider (`IDENTITY_JWKS_URL`,
+/// `IDENTITY_ISSUER`, `IDENTITY_AUDIENCE`), not revoked: who is joining.
+pub struct Session(pub SessionClaims);
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(parts)?;
+        match state.sessions.verify(token, state.clock.now_secs()).await {
+            Ok(claims) => Ok(Session(claims)),
+            Err(SessionError::Token(e)) => {
+                metrics::counter!("token_rejections_total", "reason" => e.reason()).increment(1);
+                Err(Problem::unauthenticated(format!("session token: {e}")).into())
+            }
+            Err(SessionError::Keys(cause)) => {
+                tracing::warn!(error = %cause, "the identity provider's keys cannot be fetched");
+                Err(Problem::unavailable().into())
+            }
+            Err(SessionError::Redis(e)) => Err(e.into()),
+        }
     }
 }
 

@@ -30,6 +30,39 @@ where
     type Rejection = Problem;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, Problem> {
+        read_json(request, false)
+            .await?
+            .map(Json)
+            .ok_or_else(|| Problem::invalid("a JSON body is required"))
+    }
+}
+
+/// A JSON body like [`Json`], or no body at all (an empty body, with or
+/// without a `Content-Type`), which gives `T::default()`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonOrEmpty<T>(pub T);
+
+impl<T, S> FromRequest<S> for JsonOrEmpty<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Problem> {
+        read_json(request, true)
+            .await
+            .map(|v| JsonOrEmpty(v.unwrap_or_default()))
+    }
+}
+
+/// The JSON body of `request`; `None` only when `allow_empty` and the body
+/// has no bytes.
+async fn read_json<T: DeserializeOwned>(
+    request: Request,
+    allow_empty: bool,
+) -> Result<Option<T>, Problem> {
+    {
         let is_json = request
             .headers()
             .get(header::CONTENT_TYPE)
@@ -51,13 +84,16 @@ where
         if declared_too_large {
             return Err(too_large());
         }
+        if allow_empty && bytes.is_empty() {
+            return Ok(None);
+        }
         if !is_json {
             return Err(Problem::invalid(
                 "expected a body with Content-Type: application/json",
             ));
         }
         serde_json::from_slice(&bytes)
-            .map(Json)
+            .map(Some)
             .map_err(|e| Problem::invalid(format!("invalid JSON body: {e}")))
     }
 }

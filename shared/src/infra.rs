@@ -69,6 +69,13 @@ pub fn active_set_key(prefix: &str, concert: ConcertId) -> String {
     format!("{}:active", concert_key_base(prefix, concert))
 }
 
+/// A concert's user → ticket hash (`{base}:users`): the ticket each user
+/// holds in that concert's queue. Written by the gateway at join; read by
+/// booking to end a user's session after a payment made with a session token.
+pub fn user_tickets_key(prefix: &str, concert: ConcertId) -> String {
+    format!("{}:users", concert_key_base(prefix, concert))
+}
+
 /// Whether a Redis error means "Redis is unreachable" (→ 503) rather than a bug.
 pub fn redis_is_unavailable(e: &redis::RedisError) -> bool {
     e.is_io_error()

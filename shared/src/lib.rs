@@ -9,6 +9,7 @@ pub mod ids;
 pub mod infra;
 pub mod problem;
 pub mod request_id;
+pub mod sessions;
 pub mod settings;
 pub mod telemetry;
 pub mod tokens;

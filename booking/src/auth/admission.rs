@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use quick_cache::sync::Cache;
 use shared::ErrorCode;
-use shared::ids::ConcertId;
-use shared::tokens::{Audience, Claims};
+use shared::ids::{ConcertId, UserId};
 use uuid::Uuid;
 
+use super::Caller;
 use crate::error::ApiError;
 use crate::redis_gate::RedisGate;
 
@@ -35,14 +35,25 @@ impl Admission {
         }
     }
 
-    /// `403 FORBIDDEN` for a token of another concert, `403 NOT_ADMITTED`
-    /// for a queue ticket or a ticket no longer in the active set at `now_ms`.
+    /// `403 NOT_ADMITTED` for a session token (logged in, but not
+    /// admitted) or an access token no longer in the active set at `now_ms`;
+    /// `403 FORBIDDEN` for an access token of another concert.
     pub async fn require(
         &self,
-        claims: &Claims,
+        caller: &Caller,
         concert: ConcertId,
         now_ms: i64,
     ) -> Result<(), ApiError> {
+        let claims = match caller {
+            Caller::Access(claims) => claims,
+            Caller::Session(_) => {
+                return Err(reject(
+                    "session_token",
+                    ErrorCode::NotAdmitted,
+                    "a session token cannot book; join the queue and wait for an access token",
+                ));
+            }
+        };
         if claims.concert_id != concert {
             return Err(reject(
                 "other_concert",
@@ -51,13 +62,6 @@ impl Admission {
                     "the token is for concert {}, not concert {concert}",
                     claims.concert_id
                 ),
-            ));
-        }
-        if claims.audience != Audience::Booking {
-            return Err(reject(
-                "queue_ticket",
-                ErrorCode::NotAdmitted,
-                "a queue ticket cannot book; wait in the queue for an access token",
             ));
         }
         let session_end = match self.recent.get(&claims.ticket_id) {
@@ -82,11 +86,21 @@ impl Admission {
         }
     }
 
-    /// Remove the ticket from the active set and forget any cached answer.
-    pub async fn revoke(&self, concert: ConcertId, ticket: Uuid) -> Result<(), redis::RedisError> {
-        let removed = self.gate.revoke(concert, ticket).await;
-        self.recent.remove(&ticket);
-        removed
+    /// End `user`'s session of `concert` (see [`RedisGate::end_session`])
+    /// and forget any cached answer about the tickets removed.
+    pub async fn end_session(
+        &self,
+        concert: ConcertId,
+        user: UserId,
+        ticket: Option<Uuid>,
+    ) -> Result<(), redis::RedisError> {
+        if let Some(ticket) = ticket {
+            self.recent.remove(&ticket);
+        }
+        for removed in self.gate.end_session(concert, user, ticket).await? {
+            self.recent.remove(&removed);
+        }
+        Ok(())
     }
 }
 

@@ -1,7 +1,14 @@
-//! Who is calling: the bearer token (a queue ticket or an access token signed
-//! by the gateway), checked against the gateway's published keys.
+//! Who is calling: the bearer token, one of
 //!
-//! Two levels build on it: *user* (any valid token whose `sub` is the user
+//! - a **session token** that booking signed at login (`aud` `session`,
+//!   verified with booking's own key, refused once revoked; see
+//!   [`crate::sessions`]), or
+//! - an **access token** signed by the gateway (`aud` `booking`), checked
+//!   against the gateway's published keys (`JWKS_URL`).
+//!
+//! Queue tickets are never accepted here (`401`): they prove that a browser
+//! waited, not who the user is (API.md, Booking). Two levels build on the
+//! caller: *user* (a session or access token whose `sub` is the user
 //! concerned, see [`Bearer::require_user`]) and *admitted* (an access token
 //! of the concert concerned that is still in its active set, see
 //! [`admission`]). The admin token is separate ([`admin`]).
@@ -9,18 +16,23 @@
 pub mod admin;
 pub mod admission;
 
+use std::sync::Arc;
+
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use shared::ids::UserId;
-use shared::tokens::{Audience, Claims, JwksClient, TokenError, VerifiedCache, peek_kid};
+use shared::sessions::{SessionError, SessionVerifier};
+use shared::tokens::{
+    Audience, Claims, JwksClient, KeySet, SessionClaims, TokenError, VerifiedCache, peek_kid,
+};
 use shared::{ErrorCode, Problem};
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Verifies tokens against the gateway's JWKS, remembering tokens it has
-/// already verified (the signature check is the expensive part).
+/// Verifies the gateway's access tokens against its JWKS, remembering tokens
+/// it has already verified (the signature check is the expensive part).
 pub struct TokenVerifier {
     jwks: JwksClient,
     verified: VerifiedCache,
@@ -34,20 +46,15 @@ impl TokenVerifier {
         }
     }
 
-    /// Verify `token` as a queue ticket or an access token.
-    pub async fn verify(&self, token: &str) -> Result<Claims, ApiError> {
-        let kid = peek_kid(token).map_err(unauthenticated)?;
-        let keys = self.jwks.keys_with(&kid).await.map_err(|e| {
+    /// Verify `token` as an access token (`aud` `booking`); a queue ticket
+    /// is refused like any other audience booking never accepts.
+    pub async fn verify(&self, token: &str, kid: &str) -> Result<Claims, ApiError> {
+        let keys = self.jwks.keys_with(kid).await.map_err(|e| {
             tracing::warn!(error = %e, "the gateway's keys cannot be fetched");
             ApiError::Client(Problem::unavailable())
         })?;
         self.verified
-            .verify(
-                token,
-                &keys,
-                &[Audience::Queue, Audience::Booking],
-                shared::unix_now(),
-            )
+            .verify(token, &keys, &[Audience::Booking], shared::unix_now())
             .map_err(unauthenticated)
     }
 }
@@ -57,15 +64,51 @@ fn unauthenticated(e: TokenError) -> ApiError {
     ApiError::new(ErrorCode::Unauthenticated, e.to_string())
 }
 
-/// The verified claims of the request's `Authorization: Bearer` token.
-/// Extracting it is the first check of every authenticated endpoint (401).
-#[derive(Debug, Clone, Copy)]
-pub struct Bearer(pub Claims);
+/// A session token's refusal: `401`, or `503` when the keys or Redis are out.
+pub fn session_error(e: SessionError) -> ApiError {
+    match e {
+        SessionError::Token(e) => unauthenticated(e),
+        SessionError::Keys(cause) => {
+            tracing::warn!(error = %cause, "session keys unavailable");
+            ApiError::Client(Problem::unavailable())
+        }
+        SessionError::Redis(e) => ApiError::Redis(e),
+    }
+}
+
+/// Booking's own session keys and verifier, shared by the extractor and the
+/// session endpoints.
+pub struct SessionAuth {
+    pub keys: Arc<KeySet>,
+    pub verifier: SessionVerifier,
+}
+
+/// Who a verified bearer token says is calling.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// A session token: the user logged in.
+    Session(SessionClaims),
+    /// An access token: the user was admitted to a concert.
+    Access(Claims),
+}
+
+/// The verified `Authorization: Bearer` token of a request. Extracting it is
+/// the first check of every authenticated endpoint (`401`).
+#[derive(Debug, Clone)]
+pub struct Bearer(pub Caller);
 
 impl Bearer {
+    /// The user the token belongs to (`sub`).
+    pub fn user_id(&self) -> UserId {
+        match &self.0 {
+            Caller::Session(s) => s.user_id,
+            Caller::Access(a) => a.user_id,
+        }
+    }
+
     /// *User* level: the token belongs to `user`, else `403 FORBIDDEN`.
     pub fn require_user(&self, user: UserId) -> Result<(), ApiError> {
-        if self.0.user_id == user {
+        if self.user_id() == user {
             Ok(())
         } else {
             metrics::counter!("token_rejections_total", "reason" => "other_user").increment(1);
@@ -88,7 +131,20 @@ impl FromRequestParts<AppState> for Bearer {
                 "an Authorization: Bearer token is required",
             )
         })?;
-        state.tokens.verify(token).await.map(Bearer)
+        // The key id says who signed it: booking's own session key, or else
+        // one of the gateway's keys.
+        let kid = peek_kid(token).map_err(unauthenticated)?;
+        if state.sessions.keys.get(&kid).is_some() {
+            let claims = state
+                .sessions
+                .verifier
+                .verify(token, shared::unix_now())
+                .await
+                .map_err(session_error)?;
+            return Ok(Bearer(Caller::Session(claims)));
+        }
+        let claims = state.tokens.verify(token, &kid).await?;
+        Ok(Bearer(Caller::Access(claims)))
     }
 }
 

@@ -66,7 +66,7 @@ async fn charge(
     Json(body): Json<ChargeRequest>,
 ) -> Result<Response, ApiError> {
     let now = domain::now();
-    let caller = bearer.0.user_id;
+    let caller = bearer.user_id();
     let path = format!("/v1/users/{user}/balance/charge");
     let fingerprint = idempotency::fingerprint("POST", &path, &body);
     if let Some(key) = &key

@@ -1,12 +1,13 @@
 //! `POST /v1/payments`: pay for a held seat from the prepaid balance.
 //!
-//! Checks run in the contract's order: the token (401), the body and the
-//! `Idempotency-Key` (400), the key's earlier use (replay / 422 / 409, which
-//! needs only a valid token of the same user, so a client whose token this
-//! very payment revoked still learns the outcome), the reservation (404),
-//! admission (403), then the payment itself (409). After the commit the
-//! ticket leaves the active set, so the access token stops working; if Redis
-//! fails at that point the payment still stands (`201`).
+//! Paying is at the *user* level (API.md, Booking): a session token or an
+//! access token of the reservation's owner; the hold is proof enough that
+//! the user was admitted when it was taken. Checks run in the contract's
+//! order: the token (401), the body and the `Idempotency-Key` (400), the
+//! key's earlier use (replay / 422 / 409), the reservation (404), then the
+//! payment itself (409). After the commit the user's active session of the
+//! concert ends, so their access token stops working; if Redis fails at that
+//! point the payment still stands (`201`).
 
 mod store;
 
@@ -20,7 +21,8 @@ use shared::ErrorCode;
 use shared::extract::Json;
 use uuid::Uuid;
 
-use crate::auth::Bearer;
+use crate::auth::{Bearer, Caller};
+use shared::ids::ConcertId;
 use crate::domain::{self, SeatNumber};
 use crate::error::ApiError;
 use crate::idempotency::{self, IdempotencyHeader};
@@ -50,7 +52,7 @@ async fn pay(
     Json(body): Json<PayRequest>,
 ) -> Result<Response, ApiError> {
     let now = domain::now();
-    let user = bearer.0.user_id;
+    let user = bearer.user_id();
     let fingerprint = idempotency::fingerprint("POST", "/v1/payments", &body);
     if let Some(key) = &key
         && let Some(existing) = idempotency::lookup(&state.db, user, key, &fingerprint, now).await?
@@ -62,10 +64,6 @@ async fn pay(
     let id = body.reservation_id;
     let reservation = reservations::find_own(&state, &bearer, id).await?;
     let schedule = state.catalog.schedule(reservation.schedule()?).await?;
-    state
-        .admission
-        .require(&bearer.0, schedule.concert_id, now.timestamp_millis())
-        .await?;
 
     let claim = match &key {
         None => None,
@@ -85,7 +83,7 @@ async fn pay(
             seat_number,
         }) => {
             count("paid");
-            after_commit(&state, &bearer, id, schedule_id, seat_number).await;
+            after_commit(&state, &bearer, schedule.concert_id, id, schedule_id, seat_number).await;
             let mut response = (StatusCode::CREATED, body).into_response();
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -127,13 +125,25 @@ async fn pay(
     Err(error)
 }
 
-/// Revoke the access token and drop the seat lock. Failures are logged and
-/// counted: the payment has committed, and both keys expire on their own.
-async fn after_commit(state: &AppState, bearer: &Bearer, id: Uuid, schedule_id: i64, seat: i32) {
-    let claims = &bearer.0;
+/// End the user's active session of the concert (their access token stops
+/// working, whichever token paid) and drop the seat lock. Failures are
+/// logged and counted: the payment has committed, and both keys expire on
+/// their own.
+async fn after_commit(
+    state: &AppState,
+    bearer: &Bearer,
+    concert: ConcertId,
+    id: Uuid,
+    schedule_id: i64,
+    seat: i32,
+) {
+    let ticket = match &bearer.0 {
+        Caller::Access(claims) => Some(claims.ticket_id),
+        Caller::Session(_) => None,
+    };
     if let Err(e) = state
         .admission
-        .revoke(claims.concert_id, claims.ticket_id)
+        .end_session(concert, bearer.user_id(), ticket)
         .await
     {
         metrics::counter!("redis_errors_total").increment(1);

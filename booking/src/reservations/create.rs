@@ -31,7 +31,7 @@ pub struct HoldRequest {
 
 #[tracing::instrument(skip_all, fields(schedule_id = %body.schedule_id, seat = %body.seat_number))]
 pub async fn create(
-    Bearer(claims): Bearer,
+    bearer: Bearer,
     State(state): State<AppState>,
     Json(body): Json<HoldRequest>,
 ) -> Result<Response, ApiError> {
@@ -41,7 +41,7 @@ pub async fn create(
     schedule.require_seat(seat)?;
     state
         .admission
-        .require(&claims, schedule.concert_id, now.timestamp_millis())
+        .require(&bearer.0, schedule.concert_id, now.timestamp_millis())
         .await?;
     if schedule.starts_at <= now {
         return Err(ApiError::new(
@@ -63,7 +63,7 @@ pub async fn create(
 
     let hold = NewHold {
         reservation_id,
-        user: claims.user_id,
+        user: bearer.user_id(),
         schedule: schedule_id,
         seat,
         now,
@@ -93,7 +93,7 @@ pub async fn create(
         }
         Ok(HoldOutcome::UnknownUser) => ApiError::new(
             ErrorCode::UserNotFound,
-            format!("user {} does not exist", claims.user_id),
+            format!("user {} does not exist", bearer.user_id()),
         ),
         Err(e) => e.into(),
     };

@@ -83,7 +83,7 @@ pub async fn find_own(
     id: Uuid,
 ) -> Result<ReservationRow, ApiError> {
     match store::find(&state.db, id).await? {
-        Some(row) if row.user_id == bearer.0.user_id.get() => Ok(row),
+        Some(row) if row.user_id == bearer.user_id().get() => Ok(row),
         _ => Err(not_found(id)),
     }
 }
@@ -106,13 +106,8 @@ async fn release(
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     let now = domain::now();
-    let row = find_own(&state, &bearer, id).await?;
-    let schedule = state.catalog.schedule(row.schedule()?).await?;
-    state
-        .admission
-        .require(&bearer.0, schedule.concert_id, now.timestamp_millis())
-        .await?;
-    match store::cancel(&state.db, id, bearer.0.user_id, now).await? {
+    find_own(&state, &bearer, id).await?;
+    match store::cancel(&state.db, id, bearer.user_id(), now).await? {
         CancelOutcome::Cancelled(row) => {
             if let Err(e) = state
                 .redis

@@ -1,22 +1,30 @@
 //! `POST /v1/concerts/{concert_id}/queue`: take a place in line.
+//!
+//! The user comes from the session token (API.md, Gateway): a body may
+//! repeat it as `user_id`, and one that names someone else is `403
+//! FORBIDDEN`. Whether the user exists is the identity provider's word: the
+//! gateway does not look users up, so a join reveals nothing about other
+//! user ids.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use shared::ErrorCode;
-use shared::extract::{Json, Path};
+use shared::extract::{Json, JsonOrEmpty, Path};
 use shared::ids::{ConcertId, UserId};
 use uuid::Uuid;
 
 use super::{Place, QueueStatus, render};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::tokens::Session;
 
-#[derive(Debug, Deserialize)]
+/// The optional body: `{}`, `{"user_id": <the session's user>}`, or none.
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JoinRequest {
-    user_id: UserId,
+    user_id: Option<UserId>,
 }
 
 #[derive(Debug, Serialize)]
@@ -27,23 +35,24 @@ struct Joined {
     status: QueueStatus,
 }
 
-#[tracing::instrument(level = "debug", skip_all, fields(concert = %concert, user = %body.user_id))]
+#[tracing::instrument(level = "debug", skip_all, fields(concert = %concert, user = %session.user_id))]
 pub async fn join(
+    Session(session): Session,
     State(state): State<AppState>,
     Path(concert): Path<ConcertId>,
-    Json(body): Json<JoinRequest>,
+    JsonOrEmpty(body): JsonOrEmpty<JoinRequest>,
 ) -> ApiResult<Response> {
-    let user = body.user_id;
+    let user = session.user_id;
     if !state.directory.concert_exists(concert.get()).await? {
         return Err(ApiError::code(
             ErrorCode::ConcertNotFound,
             format!("concert {concert} does not exist"),
         ));
     }
-    if !state.directory.user_exists(user.get()).await? {
+    if body.user_id.is_some_and(|named| named != user) {
         return Err(ApiError::code(
-            ErrorCode::UserNotFound,
-            format!("user {user} does not exist"),
+            ErrorCode::Forbidden,
+            "the body names another user than the session token",
         ));
     }
     state.register_concert(concert).await?;

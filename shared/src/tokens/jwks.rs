@@ -62,7 +62,7 @@ impl Jwks {
 
 /// Fetches and caches a remote JWKS.
 ///
-/// Keys are refreshed every `max_age`, and at once when a token names a `kid`
+/// Keys are refreshed every `max_age` (60 s: API.md, Tokens), and at once when a token names a `kid`
 /// the cache does not know (a key rotation), at most once per `min_refetch`
 /// so that garbage tokens cannot turn into a flood of requests to the gateway.
 #[derive(Clone)]
@@ -97,7 +97,7 @@ impl JwksClient {
                 http,
                 keys: RwLock::new((Arc::new(KeySet::default()), None)),
                 fetch_lock: Mutex::new(()),
-                max_age: Duration::from_secs(300),
+                max_age: Duration::from_secs(60),
                 min_refetch: Duration::from_secs(1),
             }),
         }

@@ -1,8 +1,17 @@
-//! Queue tickets and access tokens: compact JWS signed with Ed25519 (`EdDSA`).
+//! Queue tickets, access tokens and session tokens: compact JWS signed with
+//! Ed25519 (`EdDSA`).
 //!
-//! The gateway signs ([`Signer`]); booking and the gateway verify against a
-//! [`KeySet`] of public keys (the gateway's own, or the JWKS fetched by
-//! [`JwksClient`]). Encoding and verification are written directly on
+//! The gateway signs tickets and access tokens, booking signs session tokens
+//! ([`Signer`]); both verify against a [`KeySet`] of public keys (their own,
+//! or the JWKS fetched by [`JwksClient`]). Session tokens and the identity
+//! providers that may stand in for booking are in [`session`].
+//!
+//! Every token kind goes through the same checks of the header, signature
+//! and registered claims (RFC 7515, RFC 7519, RFC 8725): `alg` `EdDSA` only, a
+//! known `kid`, no `crit` header, a `typ` of `JWT` when present, `exp` in the
+//! future, `nbf` honoured, `iat` at most [`CLOCK_SKEW_SECS`] ahead, a lifetime
+//! of at most [`MAX_TOKEN_LIFETIME_SECS`] computed without overflow, and `sub`
+//! a canonical positive decimal user id. Encoding and verification are written directly on
 //! `ed25519-dalek`: the format is three base64url segments, and doing it here
 //! keeps the verifier strict (one algorithm, a required `kid`, required claims)
 //! and about twice as fast as a general JWT library (`benches/tokens.rs`).
@@ -10,11 +19,13 @@
 mod cache;
 mod jwks;
 mod keys;
+pub mod session;
 
 pub use cache::VerifiedCache;
 pub use ed25519_dalek::VerifyingKey;
 pub use jwks::{Jwk, Jwks, JwksClient};
 pub use keys::{KeySet, Signer, load_or_generate_signing_key, load_public_key_pem};
+pub use session::{IdentityPolicy, SessionClaims, encode_session, verify_session};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -23,10 +34,13 @@ use uuid::Uuid;
 
 use crate::ids::{ConcertId, UserId};
 
-/// The `iss` of every token.
+/// The `iss` of queue tickets and access tokens.
 pub const ISSUER: &str = "gateway";
-/// Longest lifetime of any token, as the contract allows.
+/// Longest lifetime of any token, as the contract allows (API.md, Tokens).
 pub const MAX_TOKEN_LIFETIME_SECS: i64 = 24 * 3600;
+/// How far ahead of our clock an `iat` or `nbf` may be (API.md, Tokens:
+/// 60 s of clock skew between the issuer and the verifier).
+pub const CLOCK_SKEW_SECS: i64 = 60;
 
 /// What a token is for: waiting in the queue, or booking once admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -71,6 +85,9 @@ pub struct WireClaims {
     pub jti: Uuid,
     pub iat: i64,
     pub exp: i64,
+    /// Not before (RFC 7519 §4.1.5); never set by the gateway, honoured when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     pub scope: String,
 }
 
@@ -96,6 +113,7 @@ impl Claims {
             jti: self.ticket_id,
             iat: self.issued_at,
             exp: self.expires_at,
+            nbf: None,
             scope: self.audience.scope().to_owned(),
         }
     }
@@ -121,6 +139,20 @@ pub enum TokenError {
     Issuer,
     #[error("token audience is not accepted here")]
     Audience,
+    #[error("token names a critical header extension")]
+    Critical,
+    #[error("token type is not JWT")]
+    Type,
+    #[error("token is not valid yet")]
+    NotYetValid,
+    #[error("token was issued in the future")]
+    IssuedInFuture,
+    #[error("token lifetime is over 24 hours or negative")]
+    Lifetime,
+    #[error("token subject is not a canonical positive user id")]
+    Subject,
+    #[error("token session has been revoked")]
+    Revoked,
 }
 
 impl TokenError {
@@ -135,16 +167,45 @@ impl TokenError {
             TokenError::Expired => "expired",
             TokenError::Issuer => "issuer",
             TokenError::Audience => "audience",
+            TokenError::Critical => "crit",
+            TokenError::Type => "typ",
+            TokenError::NotYetValid => "not_yet_valid",
+            TokenError::IssuedInFuture => "issued_in_future",
+            TokenError::Lifetime => "lifetime",
+            TokenError::Subject => "subject",
+            TokenError::Revoked => "revoked",
         }
     }
 }
 
-#[derive(Serialize, Deserialize)]
+/// The JOSE header as signed.
+#[derive(Serialize)]
+struct HeaderOut<'a> {
+    alg: &'a str,
+    typ: &'a str,
+    kid: &'a str,
+}
+
+/// The JOSE header as read. Unknown members are ignored, except `crit`
+/// (RFC 7515 §4.1.11): it names extensions we would have to understand, and
+/// we understand none, so its mere presence refuses the token.
+#[derive(Deserialize)]
 struct Header<'a> {
     alg: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     typ: Option<&'a str>,
     kid: Option<&'a str>,
+    #[serde(default)]
+    crit: Present,
+}
+
+/// Whether a header member was there at all (even as `null`).
+#[derive(Default)]
+struct Present(bool);
+
+impl<'de> Deserialize<'de> for Present {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d).map(|_| Present(true))
+    }
 }
 
 /// The `kid` of a token's header, without verifying anything.
@@ -158,13 +219,19 @@ pub fn peek_kid(token: &str) -> Result<String, TokenError> {
 
 /// Sign `claims` with `signer` into a compact JWS.
 pub fn encode(signer: &Signer, claims: &Claims) -> String {
-    let header = serde_json::to_vec(&Header {
+    sign_payload(signer, &claims.to_wire())
+}
+
+/// Sign any serialisable claims set (header `alg` `EdDSA`, `typ` `JWT`, the
+/// signer's `kid`).
+fn sign_payload(signer: &Signer, claims: &impl Serialize) -> String {
+    let header = serde_json::to_vec(&HeaderOut {
         alg: "EdDSA",
-        typ: Some("JWT"),
-        kid: Some(signer.kid()),
+        typ: "JWT",
+        kid: signer.kid(),
     })
     .expect("header serialises");
-    let payload = serde_json::to_vec(&claims.to_wire()).expect("claims serialise");
+    let payload = serde_json::to_vec(claims).expect("claims serialise");
     let mut token = String::with_capacity(256);
     B64.encode_string(header, &mut token);
     token.push('.');
@@ -175,15 +242,29 @@ pub fn encode(signer: &Signer, claims: &Claims) -> String {
     token
 }
 
-/// Verify a compact JWS: header (`alg = EdDSA`, known `kid`), signature,
-/// then the claims (`iss`, `aud` among `accepted`, `exp` after `now`, `sub`,
-/// `cid`, `jti`, matching `scope`).
+/// Verify a gateway token (queue ticket or access token): header, signature
+/// (see [`verified_payload`]), then the claims (`iss` `gateway`, `aud` among
+/// `accepted`, matching `scope`, `cid`, `jti`, and the registered claims of
+/// [`check_registered`]). `now` is Unix seconds.
 pub fn verify(
     token: &str,
     keys: &KeySet,
     accepted: &[Audience],
     now: i64,
 ) -> Result<Claims, TokenError> {
+    let payload = verified_payload(token, keys)?;
+    let wire: WireClaims = serde_json::from_slice(&payload).map_err(|_| TokenError::Claims)?;
+    check_claims(&wire, accepted, now)
+}
+
+/// Check a compact JWS's header and signature and return its decoded
+/// payload. Refuses: not three base64url segments (`Malformed`), `alg` other
+/// than `EdDSA` (`Algorithm`, so `none` and HMAC-with-the-public-key are
+/// out), a missing or unknown `kid` (`UnknownKid`), a `crit` header
+/// (`Critical`), a `typ` other than `JWT` (`Type`; RFC 7515 §4.1.9 compares
+/// it case-insensitively and allows the `application/` prefix), and a
+/// signature that does not verify strictly (`Signature`).
+fn verified_payload(token: &str, keys: &KeySet) -> Result<Vec<u8>, TokenError> {
     let mut parts = token.splitn(4, '.');
     let (Some(header_b64), Some(payload_b64), Some(sig_b64), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -195,6 +276,18 @@ pub fn verify(
         serde_json::from_slice(&header_json).map_err(|_| TokenError::Malformed)?;
     if header.alg != "EdDSA" {
         return Err(TokenError::Algorithm);
+    }
+    if header.crit.0 {
+        return Err(TokenError::Critical);
+    }
+    if let Some(typ) = header.typ {
+        let typ = typ
+            .get(..12)
+            .filter(|p| p.eq_ignore_ascii_case("application/"))
+            .map_or(typ, |_| &typ[12..]);
+        if !typ.eq_ignore_ascii_case("JWT") {
+            return Err(TokenError::Type);
+        }
     }
     let key = header
         .kid
@@ -209,10 +302,53 @@ pub fn verify(
     let signed = &token[..header_b64.len() + 1 + payload_b64.len()];
     key.verify_strict(signed.as_bytes(), &signature)
         .map_err(|_| TokenError::Signature)?;
+    B64.decode(payload_b64).map_err(|_| TokenError::Malformed)
+}
 
-    let payload = B64.decode(payload_b64).map_err(|_| TokenError::Malformed)?;
-    let wire: WireClaims = serde_json::from_slice(&payload).map_err(|_| TokenError::Claims)?;
-    check_claims(&wire, accepted, now)
+/// The registered claims every token kind carries, checked the same way:
+/// `exp` after `now` (`Expired`), `nbf` (when present) at most
+/// [`CLOCK_SKEW_SECS`] after `now` (`NotYetValid`), `iat` at most
+/// [`CLOCK_SKEW_SECS`] after `now` (`IssuedInFuture`), `exp - iat` within
+/// `0..=MAX_TOKEN_LIFETIME_SECS` computed with checked arithmetic
+/// (`Lifetime`: `iat = -1, exp = i64::MAX` overflows and is refused), and `sub`
+/// a canonical positive decimal user id (`Subject`). All times in Unix seconds.
+fn check_registered(
+    sub: &str,
+    iat: i64,
+    exp: i64,
+    nbf: Option<i64>,
+    now: i64,
+) -> Result<UserId, TokenError> {
+    if exp <= now {
+        return Err(TokenError::Expired);
+    }
+    let latest_start = now.saturating_add(CLOCK_SKEW_SECS);
+    if nbf.is_some_and(|nbf| nbf > latest_start) {
+        return Err(TokenError::NotYetValid);
+    }
+    if iat > latest_start {
+        return Err(TokenError::IssuedInFuture);
+    }
+    match exp.checked_sub(iat) {
+        Some(lifetime) if (0..=MAX_TOKEN_LIFETIME_SECS).contains(&lifetime) => {}
+        _ => return Err(TokenError::Lifetime),
+    }
+    parse_subject(sub)
+}
+
+/// A `sub` that is a user id written canonically: ASCII digits without sign,
+/// leading zero or whitespace, positive, within `i64` (`"3"`; not `"003"`,
+/// `"+3"`, `" 3"` or `"0"`), so one user has exactly one subject string.
+pub fn parse_subject(sub: &str) -> Result<UserId, TokenError> {
+    let canonical =
+        !sub.is_empty() && !sub.starts_with('0') && sub.bytes().all(|b| b.is_ascii_digit());
+    if !canonical {
+        return Err(TokenError::Subject);
+    }
+    sub.parse::<i64>()
+        .ok()
+        .and_then(|id| UserId::new(id).ok())
+        .ok_or(TokenError::Subject)
 }
 
 fn check_claims(wire: &WireClaims, accepted: &[Audience], now: i64) -> Result<Claims, TokenError> {
@@ -226,13 +362,7 @@ fn check_claims(wire: &WireClaims, accepted: &[Audience], now: i64) -> Result<Cl
     if wire.scope != audience.scope() {
         return Err(TokenError::Claims);
     }
-    if wire.exp <= now {
-        return Err(TokenError::Expired);
-    }
-    if wire.exp - wire.iat > MAX_TOKEN_LIFETIME_SECS || wire.iat > wire.exp {
-        return Err(TokenError::Claims);
-    }
-    let user_id = wire.sub.parse::<UserId>().map_err(|_| TokenError::Claims)?;
+    let user_id = check_registered(&wire.sub, wire.iat, wire.exp, wire.nbf, now)?;
     let concert_id = ConcertId::new(wire.cid).map_err(|_| TokenError::Claims)?;
     Ok(Claims {
         audience,

@@ -1,0 +1,229 @@
+//! Login and logout (API.md, Booking: `POST /v1/sessions`,
+//! `DELETE /v1/sessions/current`, `GET /.well-known/jwks.json`).
+//!
+//! A login checks the password against its Argon2id hash
+//! ([`crate::passwords`]) and answers a session token signed with booking's
+//! session key (`iss` `booking`, `aud` `session`, `sub` the user id, `jti` a
+//! fresh UUID, `exp` = now + `SESSION_TTL_SECS`). A wrong user id and a wrong
+//! password get the same `401` body and cost the same Argon2id verification.
+//! Failures are limited per user id, [`LOGIN_FAILURE_LIMIT`] per
+//! [`LOGIN_FAILURE_WINDOW`] (`429 RATE_LIMITED` with `Retry-After`),
+//! counted in Redis so the limit holds across replicas.
+//!
+//! Logout writes the session's revocation to Redis, which every replica of
+//! both services reads on every use of a session token (`shared::sessions`).
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use chrono::{SecondsFormat, TimeZone, Utc};
+use redis::Script;
+use serde::{Deserialize, Serialize};
+use shared::ids::UserId;
+use shared::tokens::{SessionClaims, Signer, encode_session};
+use shared::{ErrorCode, Problem};
+use uuid::Uuid;
+
+use crate::auth::{bearer_token, session_error};
+use crate::error::ApiError;
+use crate::passwords;
+use crate::state::AppState;
+use shared::extract::Json;
+
+/// Failed logins of one user id allowed per window (API.md, Limits).
+pub const LOGIN_FAILURE_LIMIT: u32 = 10;
+/// The window of [`LOGIN_FAILURE_LIMIT`]: 15 minutes.
+pub const LOGIN_FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/sessions", post(login))
+        .route("/v1/sessions/current", delete(logout))
+        .route("/.well-known/jwks.json", get(jwks))
+}
+
+/// The session signing key: `SESSION_PRIVATE_KEY_FILE`, or the key
+/// generated once as `DATA_DIR/session-ed25519.pem` (the gateway keeps its
+/// own key under another name, so both may share one data folder).
+pub fn load_signer(settings: &crate::Settings) -> anyhow::Result<Signer> {
+    shared::tokens::load_or_generate_signing_key(
+        settings.session_private_key_file.as_deref(),
+        &settings.data_dir.join("session-ed25519.pem"),
+    )
+    .map_err(anyhow::Error::msg)
+}
+
+/// Booking's session signing key and its published JWKS.
+pub struct SessionIssuer {
+    pub signer: Signer,
+    pub ttl: Duration,
+    jwks_body: Vec<u8>,
+    attempt: Script,
+    forgive: Script,
+}
+
+impl SessionIssuer {
+    pub fn new(signer: Signer, ttl: Duration) -> Self {
+        let jwks = shared::tokens::Jwks {
+            keys: vec![signer.jwk()],
+        };
+        Self {
+            jwks_body: serde_json::to_vec(&jwks).expect("a JWKS serialises"),
+            signer,
+            ttl,
+            attempt: Script::new(include_str!("lua/login_attempt.lua")),
+            forgive: Script::new(include_str!("lua/login_forgive.lua")),
+        }
+    }
+
+    /// A new session of `user` starting at `now` (Unix seconds).
+    pub fn issue(&self, user: UserId, now: i64) -> (String, SessionClaims) {
+        let ttl = i64::try_from(self.ttl.as_secs()).unwrap_or(shared::tokens::MAX_TOKEN_LIFETIME_SECS);
+        let claims = SessionClaims {
+            user_id: user,
+            session_id: Some(Uuid::new_v4().to_string()),
+            issued_at: now,
+            expires_at: now + ttl.min(shared::tokens::MAX_TOKEN_LIFETIME_SECS),
+        };
+        (encode_session(&self.signer, &claims), claims)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginRequest {
+    user_id: UserId,
+    password: String,
+}
+
+#[derive(Serialize)]
+struct Session {
+    session_token: String,
+    user_id: UserId,
+    expires_at: String,
+}
+
+fn count(outcome: &'static str) {
+    metrics::counter!("logins_total", "outcome" => outcome).increment(1);
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %body.user_id))]
+async fn login(
+    State(state): State<AppState>,
+    Json(body): Json<LoginRequest>,
+) -> Result<Response, ApiError> {
+    passwords::validate(&body.password, 1)?;
+    let user = body.user_id;
+    let issuer = &state.issuer;
+    let counter = format!("{}:login-failures:{user}", state.redis.prefix());
+    let wait_ms: u64 = issuer
+        .attempt
+        .key(&counter)
+        .arg(LOGIN_FAILURE_LIMIT)
+        .arg(u64::try_from(LOGIN_FAILURE_WINDOW.as_millis()).unwrap_or(u64::MAX))
+        .invoke_async(&mut state.redis.connection())
+        .await?;
+    if wait_ms > 0 {
+        count("limited");
+        let secs = u32::try_from(wait_ms.div_ceil(1000)).unwrap_or(u32::MAX).max(1);
+        return Err(ApiError::Client(
+            Problem::new(
+                ErrorCode::RateLimited,
+                "too many failed logins for this user id; try again later",
+            )
+            .with_retry_after(secs),
+        ));
+    }
+
+    let stored: Option<Option<String>> =
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE user_id = $1")
+            .bind(user.get())
+            .fetch_optional(&state.db)
+            .await?;
+    let stored = stored.flatten();
+    if !state.passwords.verify(body.password, stored).await? {
+        count("refused");
+        return Err(ApiError::new(
+            ErrorCode::Unauthenticated,
+            "wrong user id or password",
+        ));
+    }
+    let _: i64 = issuer
+        .forgive
+        .key(&counter)
+        .invoke_async(&mut state.redis.connection())
+        .await?;
+
+    let (token, claims) = issuer.issue(user, shared::unix_now());
+    count("ok");
+    let expires_at = Utc
+        .timestamp_opt(claims.expires_at, 0)
+        .single()
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+        .unwrap_or_default();
+    Ok((
+        StatusCode::CREATED,
+        Json(Session {
+            session_token: token,
+            user_id: user,
+            expires_at,
+        }),
+    )
+        .into_response())
+}
+
+/// The verified session token of the request (a session token only: access
+/// tokens and queue tickets are `401` here).
+pub struct CurrentSession(pub SessionClaims);
+
+impl FromRequestParts<AppState> for CurrentSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer_token(parts).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Unauthenticated,
+                "an Authorization: Bearer session token is required",
+            )
+        })?;
+        state
+            .sessions
+            .verifier
+            .verify(token, shared::unix_now())
+            .await
+            .map(CurrentSession)
+            .map_err(session_error)
+    }
+}
+
+async fn logout(
+    CurrentSession(claims): CurrentSession,
+    State(state): State<AppState>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .sessions
+        .verifier
+        .revoke(&claims, shared::unix_now())
+        .await?;
+    metrics::counter!("logouts_total").increment(1);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn jwks(State(state): State<AppState>) -> Response {
+    let mut response = state.issuer.jwks_body.clone().into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=60"),
+    );
+    response
+}
