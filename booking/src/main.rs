@@ -90,7 +90,9 @@ fn mint_sessions(args: Vec<String>) -> anyhow::Result<()> {
         anyhow::bail!("{USAGE}");
     };
     let parse = |s: &String| -> anyhow::Result<shared::ids::UserId> {
-        let n: i64 = s.parse().with_context(|| format!("{s:?} is not a user id"))?;
+        let n: i64 = s
+            .parse()
+            .with_context(|| format!("{s:?} is not a user id"))?;
         shared::ids::UserId::new(n).map_err(anyhow::Error::msg)
     };
     let (first, last) = (parse(first)?.get(), parse(last)?.get());

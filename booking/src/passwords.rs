@@ -113,7 +113,8 @@ impl Default for Passwords {
 }
 
 fn argon2() -> Argon2<'static> {
-    let params = Params::new(M_COST_KIB, T_COST, P_COST, None).expect("OWASP's parameters are valid");
+    let params =
+        Params::new(M_COST_KIB, T_COST, P_COST, None).expect("OWASP's parameters are valid");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
@@ -149,9 +150,29 @@ mod tests {
         assert!(a.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{a}");
         assert_ne!(a, b, "each hash has its own salt");
         assert!(!a.contains("correct horse"));
-        assert!(passwords.verify("correct horse".into(), Some(a.clone())).await.unwrap());
-        assert!(!passwords.verify("correct horsf".into(), Some(a)).await.unwrap());
-        assert!(!passwords.verify("not the password of anybody".into(), None).await.unwrap());
-        assert!(!passwords.verify("x".into(), Some("garbage".into())).await.unwrap());
+        assert!(
+            passwords
+                .verify("correct horse".into(), Some(a.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !passwords
+                .verify("correct horsf".into(), Some(a))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !passwords
+                .verify("not the password of anybody".into(), None)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !passwords
+                .verify("x".into(), Some("garbage".into()))
+                .await
+                .unwrap()
+        );
     }
 }

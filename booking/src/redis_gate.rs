@@ -17,8 +17,8 @@
 
 use redis::Script;
 use redis::aio::ConnectionManager;
-use shared::ids::{ConcertId, ScheduleId};
 use shared::ids::UserId;
+use shared::ids::{ConcertId, ScheduleId};
 use shared::infra::{active_set_key, user_tickets_key};
 use std::time::Duration;
 use uuid::Uuid;
@@ -117,7 +117,10 @@ impl RedisGate {
             .arg(ticket.map(|t| t.to_string()).unwrap_or_default())
             .invoke_async(&mut self.conn.clone())
             .await?;
-        Ok(removed.iter().filter_map(|t| Uuid::parse_str(t).ok()).collect())
+        Ok(removed
+            .iter()
+            .filter_map(|t| Uuid::parse_str(t).ok())
+            .collect())
     }
 
     /// The connection, for the few callers outside this module's layout

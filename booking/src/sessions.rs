@@ -83,7 +83,8 @@ impl SessionIssuer {
 
     /// A new session of `user` starting at `now` (Unix seconds).
     pub fn issue(&self, user: UserId, now: i64) -> (String, SessionClaims) {
-        let ttl = i64::try_from(self.ttl.as_secs()).unwrap_or(shared::tokens::MAX_TOKEN_LIFETIME_SECS);
+        let ttl =
+            i64::try_from(self.ttl.as_secs()).unwrap_or(shared::tokens::MAX_TOKEN_LIFETIME_SECS);
         let claims = SessionClaims {
             user_id: user,
             session_id: Some(Uuid::new_v4().to_string()),
@@ -130,7 +131,9 @@ async fn login(
         .await?;
     if wait_ms > 0 {
         count("limited");
-        let secs = u32::try_from(wait_ms.div_ceil(1000)).unwrap_or(u32::MAX).max(1);
+        let secs = u32::try_from(wait_ms.div_ceil(1000))
+            .unwrap_or(u32::MAX)
+            .max(1);
         return Err(ApiError::Client(
             Problem::new(
                 ErrorCode::RateLimited,

@@ -19,8 +19,8 @@ use tokio::net::TcpListener;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
-use crate::auth::{SessionAuth, TokenVerifier};
 use crate::auth::admission::Admission;
+use crate::auth::{SessionAuth, TokenVerifier};
 use crate::catalog::Catalog;
 use crate::passwords::Passwords;
 use crate::redis_gate::RedisGate;
@@ -72,7 +72,8 @@ impl Application {
             .context("cannot connect to Redis (REDIS_URL)")?;
         let redis = RedisGate::new(conn.clone(), settings.redis_key_prefix.clone());
         let port = listener.local_addr()?.port();
-        let signer = sessions::load_signer(&settings).context("loading the session signing key (SESSION_PRIVATE_KEY_FILE or DATA_DIR)")?;
+        let signer = sessions::load_signer(&settings)
+            .context("loading the session signing key (SESSION_PRIVATE_KEY_FILE or DATA_DIR)")?;
         let keys = Arc::new(KeySet::new([signer.verifying_key()]));
         let sessions = SessionAuth {
             verifier: SessionVerifier::new(

@@ -7,8 +7,8 @@ use axum::extract::FromRef;
 use shared::http::ShutdownFlag;
 use sqlx::PgPool;
 
-use crate::auth::{SessionAuth, TokenVerifier};
 use crate::auth::admission::Admission;
+use crate::auth::{SessionAuth, TokenVerifier};
 use crate::catalog::Catalog;
 use crate::passwords::Passwords;
 use crate::redis_gate::RedisGate;

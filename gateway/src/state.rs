@@ -5,9 +5,9 @@ use std::sync::{Arc, Mutex};
 
 use redis::aio::ConnectionManager;
 use shared::http::ShutdownFlag;
+use shared::ids::ConcertId;
 use shared::sessions::{SessionKeys, SessionVerifier};
 use shared::tokens::JwksClient;
-use shared::ids::ConcertId;
 use sqlx::PgPool;
 
 use crate::clock::Clock;

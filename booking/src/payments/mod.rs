@@ -22,12 +22,12 @@ use shared::extract::Json;
 use uuid::Uuid;
 
 use crate::auth::{Bearer, Caller};
-use shared::ids::ConcertId;
 use crate::domain::{self, SeatNumber};
 use crate::error::ApiError;
 use crate::idempotency::{self, IdempotencyHeader};
 use crate::reservations;
 use crate::state::AppState;
+use shared::ids::ConcertId;
 use store::PayOutcome;
 
 pub fn router() -> Router<AppState> {
@@ -83,7 +83,15 @@ async fn pay(
             seat_number,
         }) => {
             count("paid");
-            after_commit(&state, &bearer, schedule.concert_id, id, schedule_id, seat_number).await;
+            after_commit(
+                &state,
+                &bearer,
+                schedule.concert_id,
+                id,
+                schedule_id,
+                seat_number,
+            )
+            .await;
             let mut response = (StatusCode::CREATED, body).into_response();
             response.headers_mut().insert(
                 header::CONTENT_TYPE,

@@ -119,7 +119,7 @@ fn rejects_forgeries() {
     let forged = forge(&header, &long, |m| signer.sign(m).to_vec());
     assert_eq!(
         verify(&forged, &keys, &[Audience::Booking], 1_000),
-        Err(TokenError::Claims)
+        Err(TokenError::Lifetime)
     );
 
     assert_eq!(
@@ -175,4 +175,283 @@ fn generated_key_is_kept_and_shared() {
     let second = load_or_generate_signing_key(None, &path).unwrap();
     assert_eq!(first.kid(), second.kid());
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A gateway token signed by `signer` with `edit` applied to its claims and
+/// `header` as its JOSE header.
+fn signed_with(signer: &Signer, header: &str, edit: impl FnOnce(&mut serde_json::Value)) -> String {
+    let mut wire = serde_json::to_value(claims(Audience::Booking, 1_000).to_wire()).unwrap();
+    edit(&mut wire);
+    forge(header, &wire, |m| signer.sign(m).to_vec())
+}
+
+fn plain_header(signer: &Signer) -> String {
+    format!(r#"{{"alg":"EdDSA","typ":"JWT","kid":"{}"}}"#, signer.kid())
+}
+
+#[test]
+fn lifetime_arithmetic_cannot_overflow() {
+    let signer = Signer::generate();
+    let keys = KeySet::new([signer.verifying_key()]);
+    let forged = signed_with(&signer, &plain_header(&signer), |w| {
+        w["iat"] = (-1).into();
+        w["exp"] = i64::MAX.into();
+    });
+    assert_eq!(
+        verify(&forged, &keys, &[Audience::Booking], 1_000),
+        Err(TokenError::Lifetime)
+    );
+    let backwards = signed_with(&signer, &plain_header(&signer), |w| {
+        w["iat"] = 1_050.into();
+        w["exp"] = 1_040.into();
+    });
+    assert_eq!(
+        verify(&backwards, &keys, &[Audience::Booking], 1_000),
+        Err(TokenError::Lifetime)
+    );
+    let min = signed_with(&signer, &plain_header(&signer), |w| {
+        w["iat"] = i64::MIN.into();
+        w["exp"] = 2_000.into();
+    });
+    assert_eq!(
+        verify(&min, &keys, &[Audience::Booking], 1_000),
+        Err(TokenError::Lifetime)
+    );
+}
+
+#[test]
+fn a_crit_header_is_refused_even_when_null_or_empty() {
+    let signer = Signer::generate();
+    let keys = KeySet::new([signer.verifying_key()]);
+    for crit in [r#"["exp"]"#, "[]", "null"] {
+        let header = format!(
+            r#"{{"alg":"EdDSA","kid":"{}","crit":{crit}}}"#,
+            signer.kid()
+        );
+        let token = signed_with(&signer, &header, |_| {});
+        assert_eq!(
+            verify(&token, &keys, &[Audience::Booking], 1_000),
+            Err(TokenError::Critical),
+            "crit {crit}"
+        );
+    }
+}
+
+#[test]
+fn typ_is_checked_when_present() {
+    let signer = Signer::generate();
+    let keys = KeySet::new([signer.verifying_key()]);
+    let with_typ = |typ: &str| {
+        let header = format!(
+            r#"{{"alg":"EdDSA","typ":"{typ}","kid":"{}"}}"#,
+            signer.kid()
+        );
+        signed_with(&signer, &header, |_| {})
+    };
+    for ok in ["JWT", "jwt", "application/jwt", "Application/JWT"] {
+        assert!(
+            verify(&with_typ(ok), &keys, &[Audience::Booking], 1_000).is_ok(),
+            "typ {ok}"
+        );
+    }
+    for bad in ["JOSE", "at+jwt", "application/json", "", "JWTX", "é"] {
+        assert_eq!(
+            verify(&with_typ(bad), &keys, &[Audience::Booking], 1_000),
+            Err(TokenError::Type),
+            "typ {bad}"
+        );
+    }
+    let no_typ = format!(r#"{{"alg":"EdDSA","kid":"{}"}}"#, signer.kid());
+    assert!(
+        verify(
+            &signed_with(&signer, &no_typ, |_| {}),
+            &keys,
+            &[Audience::Booking],
+            1_000
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn nbf_is_honoured_with_the_clock_skew() {
+    let signer = Signer::generate();
+    let keys = KeySet::new([signer.verifying_key()]);
+    let with_nbf =
+        |nbf: i64| signed_with(&signer, &plain_header(&signer), |w| w["nbf"] = nbf.into());
+    assert_eq!(
+        verify(
+            &with_nbf(1_000 + CLOCK_SKEW_SECS + 1),
+            &keys,
+            &[Audience::Booking],
+            1_000
+        ),
+        Err(TokenError::NotYetValid)
+    );
+    assert!(
+        verify(
+            &with_nbf(1_000 + CLOCK_SKEW_SECS),
+            &keys,
+            &[Audience::Booking],
+            1_000
+        )
+        .is_ok()
+    );
+    assert!(verify(&with_nbf(900), &keys, &[Audience::Booking], 1_000).is_ok());
+}
+
+#[test]
+fn an_iat_beyond_the_clock_skew_is_refused() {
+    let signer = Signer::generate();
+    let keys = KeySet::new([signer.verifying_key()]);
+    let issued = |iat: i64| {
+        signed_with(&signer, &plain_header(&signer), |w| {
+            w["iat"] = iat.into();
+            w["exp"] = (iat + 600).into();
+        })
+    };
+    assert_eq!(
+        verify(
+            &issued(1_000 + CLOCK_SKEW_SECS + 1),
+            &keys,
+            &[Audience::Booking],
+            1_000
+        ),
+        Err(TokenError::IssuedInFuture)
+    );
+    assert!(
+        verify(
+            &issued(1_000 + CLOCK_SKEW_SECS),
+            &keys,
+            &[Audience::Booking],
+            1_000
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn only_a_canonical_positive_decimal_sub_is_a_user() {
+    for bad in [
+        "003",
+        "+3",
+        "-3",
+        "0",
+        " 3",
+        "3 ",
+        "3.0",
+        "",
+        "0x3",
+        "٣",
+        "9223372036854775808",
+    ] {
+        assert_eq!(parse_subject(bad), Err(TokenError::Subject), "sub {bad:?}");
+    }
+    assert_eq!(parse_subject("3"), Ok(UserId::new(3).unwrap()));
+    assert_eq!(
+        parse_subject("9223372036854775807"),
+        Ok(UserId::new(i64::MAX).unwrap())
+    );
+
+    let signer = Signer::generate();
+    let keys = KeySet::new([signer.verifying_key()]);
+    for bad in ["007", "+7"] {
+        let token = signed_with(&signer, &plain_header(&signer), |w| w["sub"] = bad.into());
+        assert_eq!(
+            verify(&token, &keys, &[Audience::Booking], 1_000),
+            Err(TokenError::Subject)
+        );
+    }
+}
+
+fn session(user: i64, now: i64) -> SessionClaims {
+    SessionClaims {
+        user_id: UserId::new(user).unwrap(),
+        session_id: Some(Uuid::new_v4().to_string()),
+        issued_at: now,
+        expires_at: now + 3600,
+    }
+}
+
+#[test]
+fn session_tokens_round_trip_and_are_not_gateway_tokens() {
+    let signer = Signer::generate();
+    let keys = KeySet::new([signer.verifying_key()]);
+    let policy = IdentityPolicy::default();
+    let s = session(5, 1_000);
+    let token = encode_session(&signer, &s);
+    assert_eq!(verify_session(&token, &keys, &policy, 1_000), Ok(s.clone()));
+    assert_eq!(
+        verify_session(&token, &keys, &policy, 1_000 + 3600),
+        Err(TokenError::Expired)
+    );
+    // A session token is no ticket or access token, and the reverse.
+    assert_eq!(
+        verify(&token, &keys, &[Audience::Queue, Audience::Booking], 1_000),
+        Err(TokenError::Claims)
+    );
+    let ticket = encode(&signer, &claims(Audience::Queue, 1_000));
+    assert_eq!(
+        verify_session(&ticket, &keys, &policy, 1_000),
+        Err(TokenError::Issuer)
+    );
+    // Another key, or another issuer's policy, is refused.
+    let stranger = Signer::generate();
+    assert_eq!(
+        verify_session(&encode_session(&stranger, &s), &keys, &policy, 1_000),
+        Err(TokenError::UnknownKid)
+    );
+    let other = IdentityPolicy {
+        issuer: "https://id.example".into(),
+        audience: "tickets".into(),
+    };
+    assert_eq!(
+        verify_session(&token, &keys, &other, 1_000),
+        Err(TokenError::Issuer)
+    );
+}
+
+#[test]
+fn a_foreign_identity_provider_with_an_audience_array_works() {
+    let signer = Signer::generate();
+    let keys = KeySet::new([signer.verifying_key()]);
+    let policy = IdentityPolicy {
+        issuer: "https://id.example".into(),
+        audience: "tickets".into(),
+    };
+    let header = plain_header(&signer);
+    let oidc = |aud: serde_json::Value, sub: &str| {
+        let payload = serde_json::json!({
+            "iss": "https://id.example", "sub": sub, "aud": aud,
+            "iat": 1_000, "exp": 1_300, "email": "fan@example.com",
+        });
+        forge(&header, &payload, |m| signer.sign(m).to_vec())
+    };
+    let ok = verify_session(
+        &oidc(serde_json::json!(["web", "tickets"]), "42"),
+        &keys,
+        &policy,
+        1_000,
+    )
+    .unwrap();
+    assert_eq!(ok.user_id.get(), 42);
+    assert_eq!(ok.session_id, None);
+    assert_eq!(
+        verify_session(
+            &oidc(serde_json::json!(["web"]), "42"),
+            &keys,
+            &policy,
+            1_000
+        ),
+        Err(TokenError::Audience)
+    );
+    assert_eq!(
+        verify_session(
+            &oidc(serde_json::json!("tickets"), "fan@example.com"),
+            &keys,
+            &policy,
+            1_000
+        ),
+        Err(TokenError::Subject)
+    );
 }
