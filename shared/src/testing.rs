@@ -29,6 +29,58 @@ pub fn random_prefix() -> String {
     format!("test:{}", uuid::Uuid::new_v4().simple())
 }
 
+/// Serve `jwks` at `http://127.0.0.1:<port>/.well-known/jwks.json` for the
+/// rest of the test; returns that URL. A real HTTP endpoint, like any issuer's.
+pub async fn serve_jwks(jwks: crate::tokens::Jwks) -> String {
+    let router = axum::Router::new().route(
+        "/.well-known/jwks.json",
+        axum::routing::get(move || {
+            let jwks = jwks.clone();
+            async move { axum::Json(jwks) }
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the JWKS server");
+    let port = listener.local_addr().expect("JWKS address").port();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://127.0.0.1:{port}/.well-known/jwks.json")
+}
+
+/// An identity provider for tests of the gateway alone: a signing key whose
+/// JWKS is served over HTTP, and session tokens in booking's format.
+pub struct IdentityProvider {
+    pub signer: crate::tokens::Signer,
+    pub jwks_url: String,
+}
+
+impl IdentityProvider {
+    pub async fn start() -> Self {
+        let signer = crate::tokens::Signer::generate();
+        let jwks_url = serve_jwks(crate::tokens::Jwks {
+            keys: vec![signer.jwk()],
+        })
+        .await;
+        Self { signer, jwks_url }
+    }
+
+    /// A session token of `user`, valid for an hour from now.
+    pub fn session(&self, user: i64) -> String {
+        crate::tokens::encode_session(&self.signer, &self.session_claims(user))
+    }
+
+    /// Fresh session claims of `user` (a new `jti`), valid for an hour.
+    pub fn session_claims(&self, user: i64) -> crate::tokens::SessionClaims {
+        let now = crate::unix_now();
+        crate::tokens::SessionClaims {
+            user_id: crate::ids::UserId::new(user).expect("a positive user id"),
+            session_id: Some(uuid::Uuid::new_v4().to_string()),
+            issued_at: now,
+            expires_at: now + 3600,
+        }
+    }
+}
+
 /// A fresh database with `migrations` applied. Returns its URL and a pool.
 /// Databases are named `test_<uuid>`; the test command drops old ones.
 pub async fn fresh_database(migrations: &Path) -> (String, PgPool) {

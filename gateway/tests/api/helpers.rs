@@ -1,5 +1,7 @@
 //! `spawn_app()`: the real gateway on port 0, against a fresh Postgres
-//! database and a random Redis key prefix on the real servers.
+//! database and a random Redis key prefix on the real servers, with an
+//! identity provider (a key and its JWKS served over HTTP) whose session
+//! tokens the joins carry.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,7 +13,7 @@ use gateway::{Application, Clock, ManualClock, Settings, SystemClock};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::ids::ConcertId;
-use shared::testing;
+use shared::testing::{self, IdentityProvider};
 use sqlx::PgPool;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token";
@@ -32,6 +34,8 @@ pub struct Config {
     pub system_clock: bool,
     /// Reach Redis at this URL instead of the shared test server (a proxy).
     pub redis_url: Option<String>,
+    /// The `iss`/`aud` session tokens must carry (booking's by default).
+    pub identity: shared::tokens::IdentityPolicy,
 }
 
 impl Default for Config {
@@ -45,6 +49,7 @@ impl Default for Config {
             run_ticker: false,
             system_clock: false,
             redis_url: None,
+            identity: shared::tokens::IdentityPolicy::default(),
         }
     }
 }
@@ -59,6 +64,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub clock: Option<Arc<ManualClock>>,
     pub config: Config,
+    pub identity: Arc<IdentityProvider>,
 }
 
 pub fn migrations_dir() -> PathBuf {
@@ -75,7 +81,8 @@ pub async fn spawn_app_with(config: Config) -> TestApp {
     let prefix = testing::random_prefix();
     let data_dir =
         std::env::temp_dir().join(format!("gateway-test-{}", uuid::Uuid::new_v4().simple()));
-    start(config, db_url, db, prefix, data_dir).await
+    let identity = Arc::new(IdentityProvider::start().await);
+    start(config, db_url, db, prefix, data_dir, identity).await
 }
 
 async fn start(
@@ -84,6 +91,7 @@ async fn start(
     db: PgPool,
     prefix: String,
     data_dir: PathBuf,
+    identity: Arc<IdentityProvider>,
 ) -> TestApp {
     let settings = Settings {
         addr: "127.0.0.1:0".into(),
@@ -102,6 +110,8 @@ async fn start(
         run_ticker: config.run_ticker,
         db_pool_size: 4,
         booking_public_url: "http://127.0.0.1:8081".into(),
+        identity_jwks_url: identity.jwks_url.clone(),
+        identity: config.identity.clone(),
     };
     let (clock, dyn_clock): (Option<Arc<ManualClock>>, Arc<dyn Clock>) =
         if config.run_ticker || config.system_clock {
@@ -130,6 +140,7 @@ async fn start(
         client,
         clock,
         config,
+        identity,
     }
 }
 
@@ -142,6 +153,7 @@ impl TestApp {
             self.db.clone(),
             self.prefix.clone(),
             self.data_dir.clone(),
+            Arc::clone(&self.identity),
         )
         .await
     }
@@ -165,15 +177,31 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// Join as `user`, with a session token of the identity provider.
     pub async fn join(&self, concert: i64, user: i64) -> (StatusCode, Value) {
-        let response = self
+        self.join_with(concert, Some(&self.identity.session(user)), &json!({}))
+            .await
+    }
+
+    /// Join with `session` as the bearer token (none when `None`) and `body`.
+    pub async fn join_with(
+        &self,
+        concert: i64,
+        session: Option<&str>,
+        body: &Value,
+    ) -> (StatusCode, Value) {
+        let mut request = self
             .client
             .post(self.url(&format!("/v1/concerts/{concert}/queue")))
-            .json(&json!({ "user_id": user }))
-            .send()
-            .await
-            .unwrap();
-        (response.status(), response.json().await.unwrap())
+            .json(body);
+        if let Some(session) = session {
+            request = request.bearer_auth(session);
+        }
+        let response = request.send().await.unwrap();
+        (
+            response.status(),
+            response.json().await.unwrap_or(Value::Null),
+        )
     }
 
     /// Join and return the ticket (panics unless the join succeeded).

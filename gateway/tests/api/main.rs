@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod helpers;
+mod identity;
 mod lifecycle;
 mod metrics;
 mod outage;

@@ -129,32 +129,3 @@ async fn concurrent_polls_of_two_concerts_each_get_their_own_place() {
     let (status, body) = app.poll(a, &expected[0].1).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 }
-
-/// Users that exist when a gateway starts are answered from its preloaded
-/// ids; users created later, and ids that do not exist, still get the right
-/// answer.
-#[tokio::test]
-async fn preloaded_later_and_unknown_users_all_get_the_right_answer() {
-    let app = spawn_app().await;
-    let concert = app.create_concert().await;
-    let before = app.create_users(50).await;
-    let replica = app.replica(crate::helpers::Config::default()).await;
-    for _ in 0..200 {
-        if replica.state.directory.preloaded() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    assert!(replica.state.directory.preloaded(), "user ids never loaded");
-    let after = app.create_users(5).await;
-    for &u in before.iter().chain(&after) {
-        let (status, body) = replica.join(concert, u).await;
-        assert_eq!(status, StatusCode::CREATED, "user {u}: {body}");
-    }
-    let unknown = after.iter().max().unwrap() + 1_000;
-    for u in [unknown, before[0] + 1_000_000] {
-        let (status, body) = replica.join(concert, u).await;
-        assert_eq!(status, StatusCode::NOT_FOUND, "user {u}: {body}");
-        assert_eq!(body["code"], "USER_NOT_FOUND");
-    }
-}
