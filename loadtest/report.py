@@ -33,7 +33,8 @@ def table(title, names, base=None):
     print()
 
 
-table("Throughput, closed loop (wrk, 50 connections)", ["baseline", "baseline-as-poll", "poll", "join"], "baseline")
+table("Throughput, closed loop (wrk, 50 connections)",
+      ["baseline", "baseline-as-poll", "poll-before", "poll", "join-before", "join", "rejoin", "baseline-again"], "baseline")
 table("Latency at half the measured rate (wrk, paced)", ["poll@half", "join@half"])
 table("The queue scenario, open model (k6: 1,000 waiting users polling at the gateway's cadence + 300 joins/s)", ["queue-k6"])
 table("Holds of free seats (wrk) and hold storms (k6)", ["bare-update", "hold", "storm-50-seats", "storm-one-seat"], "bare-update")
@@ -69,6 +70,7 @@ rate = get("poll@half")
 targets.append(("poll p99 ≤ 10 ms at half the poll rate", f"{fmt(p)} ms at {fmt(rate, 0)} requests/s", p is not None and p <= 10))
 r = ratio("join", "baseline")
 targets.append(("join ≥ 0.3 × baseline", fmt(r), r is not None and r >= 0.3))
+targets.append(("join with a session token to verify (first join) ≥ 0.2 × baseline", fmt(r), r is not None and r >= 0.2))
 r = ratio("pay", "pgbench-pay")
 targets.append(("pay ≥ 0.6 × pgbench TPS of the same transaction", fmt(r), r is not None and r >= 0.6))
 r = ratio("hold", "bare-update")
@@ -88,6 +90,18 @@ sold, seats = facts.get("flash sale: seats sold (confirmed and paid)"), facts.ge
 targets.append(("flash sale: 0 oversold, 0 5xx, every seat sold once",
                 f"{oversold} oversold, {errors5xx} 5xx, {sold}/{seats} sold",
                 oversold == "0" and errors5xx == "0" and sold == seats))
+if "join-before" in by or "poll-before" in by:
+    print("### Before and after (same run, each against this run's baseline)\n")
+    if facts.get("before: the gateway of commit"):
+        print(f"Before: the gateway of commit {facts['before: the gateway of commit']}, with its own wrk scripts.\n")
+    print("| run | before req/s | × baseline | after req/s | × baseline | after / before |")
+    print("|---|---|---|---|---|---|")
+    for kind in ("poll", "join"):
+        b, a = get(f"{kind}-before"), get(kind)
+        print(f"| {kind} | {fmt(b, 0)} | {fmt(ratio(f'{kind}-before', 'baseline'))} | {fmt(a, 0)} | "
+              f"{fmt(ratio(kind, 'baseline'))} | {fmt(ratio(kind, f'{kind}-before'))} |")
+    print()
+
 print("### Targets\n")
 print("| target | this run | met |")
 print("|---|---|---|")

@@ -2,6 +2,24 @@
 # Reproduce every figure of docs/benchmarks.md in one run.
 #
 #   loadtest/run.sh                   (DURATION=10s; PROFILE=<dir> records perf profiles)
+#   SCENARIOS=throughput loadtest/run.sh            only some parts (see below)
+#   BEFORE=/tmp/before SCENARIOS=throughput loadtest/run.sh
+#                                     also measure an older checkout's gateway
+#
+# SCENARIOS (comma-separated, default all of them) picks the parts to run:
+#   throughput  wrk: baseline GET /, poll, join (first joins), rejoin
+#   latency     paced poll and join, the k6 queue scenario (needs throughput's
+#               rates, so it runs throughput too)
+#   holds       admitted users' holds, the hold storms, pgbench, payments
+#   flash       the flash sale
+#   scale       1k vs 1M waiting users
+# A throughput-only run takes about 3 minutes (build, seed, 7 wrk runs).
+# BEFORE=<dir>: a checkout of an earlier commit (`git worktree add /tmp/before
+# <commit>`) whose release gateway is built (`cargo build --release -p
+# gateway` there). Its gateway runs beside this one (own port, Redis prefix
+# and data dir, same Postgres) and throughput measures its poll and join
+# with its own wrk scripts (<dir>/loadtest/wrk), next to this tree's: rows
+# poll-before and join-before, both against this run's baseline.
 #
 # Builds release binaries, makes sure Redis and Postgres run, creates its own
 # database (`loadtest`) and Redis prefix, starts the baseline, the gateway and
@@ -13,13 +31,32 @@
 #   payments (wrk) vs the same transaction in pgbench
 #   a flash sale (k6 flash-sale.js) until 200 seats over 4 dates are sold
 #   scale: join and poll p99 at 1k vs 1M waiting users; resident memory
-# User ids of the queue runs (concert 3) do not overlap: 1..1000 polled,
-# 1001.. and 60001.. joins at full speed, 110001.. and 140001.. at half,
-# 170001.. k6, 175001.. and 180001.. the scale joins.
+# Identity: every join carries a user's session token (API.md). The runner
+# makes an Ed25519 key in its work dir, starts both bookings with it
+# (SESSION_PRIVATE_KEY_FILE: booking publishes it in its JWKS), points the
+# gateway at that JWKS (IDENTITY_JWKS_URL), and signs the session tokens it
+# needs with `booking mint-sessions FIRST LAST` (no logins: seeded users
+# have no password). Balance top-ups use the session token, holds and
+# payments the access token of the queue.
+# User ids of the queue runs (concert 3) do not overlap: 1..1000 polled (and
+# rejoined, the verified-session cache), 3000001.. joins at full speed,
+# 4000001.. at half (users the database does not have: a join does not look
+# users up), 170001.. k6, 175001.. and 180001.. the scale joins.
 # Results: loadtest/results/<time>/results.md (and .jsonl), printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${DURATION:-10s}"; SECS="${DURATION%s}"
+ALL_SCENARIOS=throughput,latency,holds,flash,scale
+SCENARIOS="${SCENARIOS:-$ALL_SCENARIOS}"
+for s in ${SCENARIOS//,/ }; do
+  case ",$ALL_SCENARIOS," in *",$s,"*) ;; *) echo "unknown scenario $s (known: $ALL_SCENARIOS)" >&2; exit 2 ;; esac
+done
+want() { case ",$SCENARIOS," in *",$1,"*) return 0 ;; esac; [ "$1" = throughput ] && want latency; }
+if [ -n "${BEFORE:-}" ]; then
+  BEFORE=$(cd "$BEFORE" && pwd)
+  [ -x "$BEFORE/target/release/gateway" ] && [ -f "$BEFORE/loadtest/wrk/join.lua" ] ||
+    { echo "BEFORE=$BEFORE needs target/release/gateway (cargo build --release -p gateway) and loadtest/wrk" >&2; exit 2; }
+fi
 K6_VERSION=1.1.0
 export WRK_DIR="$PWD/loadtest/wrk"
 
@@ -46,27 +83,53 @@ target/release/booking migrate
 log "seeding: 200,000 users, concerts for holds (2,000 dates), the flash sale (4 dates), the queue"
 psql -q "$DATABASE_URL" -f loadtest/seed.sql >/dev/null
 
+# The session-token key: both bookings sign with it and publish it in their
+# JWKS; `mint` signs tokens for a range of user ids with it.
+export SESSION_PRIVATE_KEY_FILE="$work/session-key.pem"
+openssl genpkey -algorithm ed25519 -out "$SESSION_PRIVATE_KEY_FILE" 2>/dev/null
+mint() { # FIRST LAST: one session token per line, user FIRST first
+  DATA_DIR="$work/booking" target/release/booking mint-sessions "$1" "$2"
+}
+GATEWAY_ENV=(QUEUE_TICK_MS=250 QUEUE_ADMIT_PER_TICK=100000 QUEUE_MAX_ACTIVE=10000000 ACTIVE_TTL_SECS=3600
+  QUEUE_IDLE_TIMEOUT_SECS=3600)
 BASELINE_ADDR=127.0.0.1:8090 BASELINE_DATABASE_URL="$DATABASE_URL" target/release/baseline & base_pid=$!
-GATEWAY_ADDR=127.0.0.1:8089 DATA_DIR="$work" QUEUE_TICK_MS=250 QUEUE_ADMIT_PER_TICK=100000 \
-  QUEUE_MAX_ACTIVE=10000000 ACTIVE_TTL_SECS=3600 QUEUE_IDLE_TIMEOUT_SECS=3600 target/release/gateway & gw_pid=$!
-BOOKING_ADDR=127.0.0.1:8088 JWKS_URL=http://127.0.0.1:8089/.well-known/jwks.json \
+env "${GATEWAY_ENV[@]}" GATEWAY_ADDR=127.0.0.1:8089 DATA_DIR="$work" \
+  IDENTITY_JWKS_URL=http://127.0.0.1:8088/.well-known/jwks.json target/release/gateway & gw_pid=$!
+BOOKING_ADDR=127.0.0.1:8088 JWKS_URL=http://127.0.0.1:8089/.well-known/jwks.json DATA_DIR="$work/booking" \
   target/release/booking & bk_pid=$!
 # A second booking replica with short holds, for the flash sale: holds that
 # fans walk away from expire within the sale.
 BOOKING_ADDR=127.0.0.1:8087 JWKS_URL=http://127.0.0.1:8089/.well-known/jwks.json HOLD_TTL_SECS=10 RUN_MIGRATIONS=false \
-  target/release/booking & bk2_pid=$!
+  DATA_DIR="$work/booking" target/release/booking & bk2_pid=$!
+ready=(http://127.0.0.1:8089/readyz http://127.0.0.1:8088/readyz http://127.0.0.1:8087/readyz http://127.0.0.1:8090/)
+if [ -n "${BEFORE:-}" ]; then
+  # The earlier gateway: same settings, its own port, data dir and keys.
+  mkdir -p "$work/before"
+  env "${GATEWAY_ENV[@]}" GATEWAY_ADDR=127.0.0.1:8086 DATA_DIR="$work/before" REDIS_KEY_PREFIX="$REDIS_KEY_PREFIX:before" \
+    "$BEFORE/target/release/gateway" & gw_before_pid=$!
+  ready+=(http://127.0.0.1:8086/readyz)
+fi
+up=
 for _ in $(seq 1 60); do
-  curl -fs http://127.0.0.1:8089/readyz >/dev/null && curl -fs http://127.0.0.1:8088/readyz >/dev/null &&
-    curl -fs http://127.0.0.1:8087/readyz >/dev/null &&
-    curl -fs http://127.0.0.1:8090/ >/dev/null && break
+  up=yes; for url in "${ready[@]}"; do curl -fs "$url" >/dev/null || { up=; break; }; done
+  [ -n "$up" ] && break
   sleep 0.5
 done
-GW=http://127.0.0.1:8089 BK=http://127.0.0.1:8088
-admin() { curl -fs -X PATCH "$GW/v1/admin/concerts/$1/queue" -H "authorization: Bearer $ADMIN_TOKEN" \
-  -H 'content-type: application/json' -d "$2" >/dev/null; }
+[ -n "$up" ] || { log "services did not become ready: ${ready[*]}"; exit 1; }
+GW=http://127.0.0.1:8089 BK=http://127.0.0.1:8088 GW_BEFORE=http://127.0.0.1:8086
+admin() { # concert settings [gateway]
+  curl -fs -X PATCH "${3:-$GW}/v1/admin/concerts/$1/queue" -H "authorization: Bearer $ADMIN_TOKEN" \
+    -H 'content-type: application/json' -d "$2" >/dev/null; }
 admin 3 '{"max_active": 0}'                          # queue measurements: everyone keeps waiting
 admin 4 '{"max_active": 0}'                          # scale: 1M waiting
 admin 2 '{"admit_per_tick": 10, "max_active": 100}'  # flash sale: a real line
+[ -z "${BEFORE:-}" ] || admin 3 '{"max_active": 0}' "$GW_BEFORE"
+# join_tickets CONCERT SESSIONS_FILE: join each user of the file (one session
+# token per line) and print the tickets, one per line.
+join_tickets() {
+  xargs -P 8 -I%TOKEN% curl -s -X POST "$GW/v1/concerts/$1/queue" -H 'authorization: Bearer %TOKEN%' <"$2" |
+    grep -o '"ticket":"[^"]*"' | cut -d'"' -f4
+}
 
 cpu_ms() { awk '{print ($14 + $15) * 1000 / '"$(getconf CLK_TCK)"'}' "/proc/$1/stat"; }
 # CPU of Redis and Postgres (all their processes): what a request costs the stores.
@@ -99,7 +162,8 @@ wrk_run() { # name pid url script
   log "wrk: $1"
   local before after line s_before s_after
   profile "$1" "$2"; before=$(cpu_ms "$2"); s_before=$(stores_ms)
-  line=$(wrk -t2 -c"${CONNECTIONS:-50}" -d"$DURATION" -s "$WRK_DIR/$4" "$3" | grep '^{')
+  line=$(wrk -t2 -c"${CONNECTIONS:-50}" -d"$DURATION" -s "$WRK_DIR/$4" "$3" 2>"$work/$1.wrk-err" | grep '^{')
+  if [ -s "$work/$1.wrk-err" ]; then sed "s/^/[loadtest] wrk $1: /" "$work/$1.wrk-err" >&2; fi
   after=$(cpu_ms "$2"); s_after=$(stores_ms)
   record "$1" "$2" "$before" "$after" "$line" "$s_before" "$s_after"
 }
@@ -119,33 +183,79 @@ k6_run() { # name pid script env...
 
 # --- the waiting room -------------------------------------------------------
 log "joining 1,000 users to the measured queue"
-seq 1 1000 | xargs -P 8 -I{} curl -s -X POST "$GW/v1/concerts/3/queue" -H 'content-type: application/json' \
-  -d '{"user_id":{}}' | grep -o '"ticket":"[^"]*"' | cut -d'"' -f4 >"$work/tickets"
+mint 1 1000 >"$work/sessions-1k"
+join_tickets 3 "$work/sessions-1k" >"$work/tickets"
+[ "$(wc -l <"$work/tickets")" = 1000 ] || { log "only $(wc -l <"$work/tickets") of 1,000 joins answered a ticket"; exit 1; }
 export TICKETS_FILE="$work/tickets"
+# A join run that ran out of session tokens made rejoins too: say so.
+reused() {
+  local why; why=$(grep -h 'reused' "$work/$1.wrk-err" 2>/dev/null | tr '\n' ' ' || true)
+  [ -z "$why" ] || fact "$1: ran out of session tokens, some requests were rejoins" "$why"
+}
+rate() { python3 -c "import json;print(max(1,int([json.loads(l) for l in open('$results') if json.loads(l).get('name')=='$1'][0]['rps']*$2)))"; }
+if want throughput; then
+# Session tokens for the full-speed joins: more than they can use (the
+# gateway's join rate stays far below 25,000/s on this machine), 2 threads,
+# one half each. join.lua reads its half once, before the measured interval.
+join_users=$((25000 * SECS))
+log "minting $join_users session tokens for the full-speed joins"
+mint 3000001 $((3000000 + join_users)) >"$work/sessions-join"
+if [ -n "${BEFORE:-}" ]; then
+  log "before ($(git -C "$BEFORE" log -1 --format='%h %s')): joining 1,000 users to its measured queue"
+  fact "before: the gateway of commit" "$(git -C "$BEFORE" log -1 --format='%h %s')"
+  # Its contract: the user id in the body, no session.
+  seq 1 1000 | xargs -P 8 -I{} curl -s -X POST "$GW_BEFORE/v1/concerts/3/queue" -H 'content-type: application/json' \
+    -d '{"user_id":{}}' | grep -o '"ticket":"[^"]*"' | cut -d'"' -f4 >"$work/tickets-before"
+fi
 wrk_run baseline "$base_pid" http://127.0.0.1:8090/ plain.lua
 # The same yardstick driven by poll.lua: identical client-side work (a Lua
 # request() per request, an Authorization header), so the ratio isolates the server.
 wrk_run baseline-as-poll "$base_pid" http://127.0.0.1:8090/ poll.lua
+[ -z "${BEFORE:-}" ] || TICKETS_FILE="$work/tickets-before" WRK_DIR="$BEFORE/loadtest/wrk" \
+  wrk_run poll-before "$gw_before_pid" "$GW_BEFORE/v1/concerts/3/queue/status" poll.lua
 wrk_run poll "$gw_pid" "$GW/v1/concerts/3/queue/status" poll.lua
-JOIN_FIRST_USER=1001 JOIN_STRIDE=60000 wrk_run join "$gw_pid" "$GW/v1/concerts/3/queue" join.lua
-rate() { python3 -c "import json;print(max(1,int([json.loads(l) for l in open('$results') if json.loads(l).get('name')=='$1'][0]['rps']*$2)))"; }
+# Its own join.lua: users 1001.. in the body (they exist in the database,
+# which that gateway checked).
+[ -z "${BEFORE:-}" ] || WRK_DIR="$BEFORE/loadtest/wrk" JOIN_FIRST_USER=1001 JOIN_STRIDE=90000 \
+  wrk_run join-before "$gw_before_pid" "$GW_BEFORE/v1/concerts/3/queue" join.lua
+# First joins: every session token is new to the gateway (a signature check each).
+SESSIONS_FILE="$work/sessions-join" JOIN_STRIDE=$((join_users / 2)) \
+  wrk_run join "$gw_pid" "$GW/v1/concerts/3/queue" join.lua
+reused "join"
+# Rejoins: the 1,000 polled users join again with the session tokens they
+# joined with, over and over: the gateway's verified-token cache answers
+# (a token older than a minute is verified again once), the same ticket
+# comes back, newly signed.
+SESSIONS_FILE="$work/sessions-1k" JOIN_STRIDE=500 \
+  wrk_run rejoin "$gw_pid" "$GW/v1/concerts/3/queue" join.lua
+# The yardstick again: how much the machine drifted during these runs.
+wrk_run baseline-again "$base_pid" http://127.0.0.1:8090/ plain.lua
+fi
+if want latency; then
 # Latency at half the measured rate. k6 cannot generate ~10k requests/s next
 # to the services on two cores (it drops iterations), so this pace is kept by
 # wrk itself (delay() per connection, 100 connections).
 CONNECTIONS=100 PACED_RATE="$(rate poll 0.5)" wrk_run poll@half "$gw_pid" "$GW/v1/concerts/3/queue/status" poll-paced.lua
-CONNECTIONS=100 PACED_RATE="$(rate join 0.5)" JOIN_FIRST_USER=110001 JOIN_STRIDE=30000 \
+half_users=$(( $(rate join 0.6) * SECS ))
+mint 4000001 $((4000000 + half_users)) >"$work/sessions-half"
+CONNECTIONS=100 PACED_RATE="$(rate join 0.5)" SESSIONS_FILE="$work/sessions-half" JOIN_STRIDE=$((half_users / 2)) \
   wrk_run join@half "$gw_pid" "$GW/v1/concerts/3/queue" join-paced.lua
+reused "join@half"
 # The k6 queue scenario (open model): the 1,000 waiting users poll at the
 # cadence the gateway asks for (poll_after_ms), while new users join.
 poll_after=$(curl -fs "$GW/v1/concerts/3/queue/status" -H "authorization: Bearer $(head -n 1 "$TICKETS_FILE")" |
   python3 -c 'import json,sys;print(json.load(sys.stdin)["poll_after_ms"])')
 fact "queue-k6: poll_after_ms the gateway asked for (sets the poll rate)" "$poll_after"
+mint 170001 $((170000 + 300 * SECS + 300)) >"$work/sessions-k6"
 k6_run queue-k6 "$gw_pid" queue.js GATEWAY="$GW" CONCERT=3 POLL_AFTER_MS="$poll_after" JOIN_RATE=300 \
-  JOIN_FIRST_USER=170001 DURATION="$DURATION" P99_MS=25
+  JOIN_FIRST_USER=170001 SESSIONS_FILE="$work/sessions-k6" SESSIONS_FIRST_USER=170001 DURATION="$DURATION" P99_MS=25
+fi
 
 # --- holds ----------------------------------------------------------------
+if want holds; then
 log "admitting 15,000 users through the gateway"
-python3 loadtest/admit_users.py "$GW" 1 1 15000 >"$work/admitted"
+mint 1 15000 >"$work/sessions-15k"
+python3 loadtest/admit_users.py "$GW" 1 1 15000 "$work/sessions-15k" >"$work/admitted"
 cut -d' ' -f2 "$work/admitted" >"$work/tokens"
 export TOKENS_FILE="$work/tokens" FIRST_SCHEDULE; FIRST_SCHEDULE=$(q "select min(schedule_id) from schedules where concert_id = 1")
 export SCHEDULES_PER_THREAD=900   # dates 1..1800 for the wrk runs; 1801.. for the storms
@@ -178,35 +288,46 @@ record pgbench-pay - 0 0 "$pg_line"
 q "select distinct on (user_id) user_id, reservation_id from reservations where status = 'held' and schedule_id < $storm_a and expires_at > now() + interval '5 seconds' order by user_id" |
   tr '|' ' ' | join -o 1.2,2.2 <(sort -k1,1 "$work/admitted") <(sort -k1,1 -) >"$work/pay"
 PAY_FILE="$work/pay" wrk_run pay "$bk_pid" "$BK/v1/payments" pay.lua
+fi
 
 # --- the flash sale -----------------------------------------------------------
+if want flash; then
 log "flash sale: fans arrive until 200 seats over 4 dates are sold"
+mint 150001 152000 >"$work/sessions-flash"   # 40 fans/s for 45 s
 sale_start=$(date +%s.%N)
-k6_run flash-sale "$bk2_pid" flash-sale.js GATEWAY="$GW" BOOKING=http://127.0.0.1:8087 CONCERT=2 RATE=40 DURATION=45s FIRST_USER=150001
+k6_run flash-sale "$bk2_pid" flash-sale.js GATEWAY="$GW" BOOKING=http://127.0.0.1:8087 CONCERT=2 RATE=40 DURATION=45s \
+  FIRST_USER=150001 SESSIONS_FILE="$work/sessions-flash" SESSIONS_FIRST_USER=150001
 fact "flash sale: seats" "$(q "select count(*) from seats join schedules using (schedule_id) where concert_id = 2")"
 fact "flash sale: seats sold (confirmed and paid)" "$(q "select count(*) from payments p join reservations r using (reservation_id) join schedules s using (schedule_id) where s.concert_id = 2")"
 fact "flash sale: oversold seats (more than one live reservation)" "$(q "select count(*) from (select 1 from reservations r join schedules s using (schedule_id) where s.concert_id = 2 and r.status in ('held','confirmed') group by r.schedule_id, r.seat_number having count(*) > 1) x")"
 fact "flash sale: 5xx answers" "$(python3 -c "import json;d=json.load(open('$work/flash-sale.json'));print(int(d['metrics'].get('server_errors',{}).get('values',{}).get('count',0)))")"
 fact "flash sale: time to sell out (s)" "$(q "select coalesce(round(extract(epoch from max(p.paid_at)) - $sale_start, 1)::text, 'not sold out') from payments p join reservations r using (reservation_id) join schedules s using (schedule_id) where s.concert_id = 2 having count(*) = (select count(*) from seats join schedules using (schedule_id) where concert_id = 2)")"
+fi
 fact "all users: balances differing from their ledger" "$(q "select count(*) from balances b where b.balance <> (select coalesce(sum(case kind when 'charge' then amount else -amount end), 0) from balance_ledger l where l.user_id = b.user_id)")"
 
 # --- scale: 1k vs 1M waiting ----------------------------------------------------
+if want scale; then
 log "scale: loading 1,000,000 waiting users into concert 4"
 python3 loadtest/bulk_queue.py "$REDIS_KEY_PREFIX" 4 1000001 1000000 | redis-cli --pipe >/dev/null
-seq 190001 191000 | xargs -P 8 -I{} curl -s -X POST "$GW/v1/concerts/4/queue" -H 'content-type: application/json' \
-  -d '{"user_id":{}}' | grep -o '"ticket":"[^"]*"' | cut -d'"' -f4 >"$work/tickets-1m"
+mint 190001 191000 >"$work/sessions-1m"
+join_tickets 4 "$work/sessions-1m" >"$work/tickets-1m"
 fact "scale: waiting users in the 1M queue" "$(curl -fs "$GW/v1/concerts/4/queue" | python3 -c 'import json,sys;print(json.load(sys.stdin)["waiting"])')"
 k6_run poll@1k "$gw_pid" queue.js GATEWAY="$GW" CONCERT=3 TICKETS_FILE="$work/tickets" POLL_RATE=1500 JOIN_RATE=0 P99_MS=25 DURATION="$DURATION"
 k6_run poll@1M "$gw_pid" queue.js GATEWAY="$GW" CONCERT=4 TICKETS_FILE="$work/tickets-1m" POLL_RATE=1500 JOIN_RATE=0 P99_MS=25 DURATION="$DURATION"
-k6_run join@1k "$gw_pid" queue.js GATEWAY="$GW" CONCERT=3 POLL_RATE=0 JOIN_RATE=500 P99_MS=25 JOIN_FIRST_USER=175001 DURATION="$DURATION"
-k6_run join@1M "$gw_pid" queue.js GATEWAY="$GW" CONCERT=4 POLL_RATE=0 JOIN_RATE=500 P99_MS=25 JOIN_FIRST_USER=180001 DURATION="$DURATION"
+mint 175001 $((175000 + 500 * SECS + 500)) >"$work/sessions-1k-joins"
+mint 180001 $((180000 + 500 * SECS + 500)) >"$work/sessions-1m-joins"
+k6_run join@1k "$gw_pid" queue.js GATEWAY="$GW" CONCERT=3 POLL_RATE=0 JOIN_RATE=500 P99_MS=25 JOIN_FIRST_USER=175001 DURATION="$DURATION" \
+  SESSIONS_FILE="$work/sessions-1k-joins" SESSIONS_FIRST_USER=175001
+k6_run join@1M "$gw_pid" queue.js GATEWAY="$GW" CONCERT=4 POLL_RATE=0 JOIN_RATE=500 P99_MS=25 JOIN_FIRST_USER=180001 DURATION="$DURATION" \
+  SESSIONS_FILE="$work/sessions-1m-joins" SESSIONS_FIRST_USER=180001
 fact "scale: gateway resident memory at 1M waiting (MiB)" "$(rss_mb "$gw_pid")"
 fact "scale: booking resident memory (MiB)" "$(rss_mb "$bk_pid")"
 fact "scale: Redis used memory with the 1M queue" "$(redis-cli info memory | awk -F: '/^used_memory_human/ {print $2}' | tr -d '\r')"
+fi
 redis-cli --scan --pattern "$REDIS_KEY_PREFIX:*" | xargs -r -n 500 redis-cli unlink >/dev/null
 
 {
-  echo "Run of $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores ($(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}')), DURATION=$DURATION"
+  echo "Run of $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores ($(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}')), DURATION=$DURATION, SCENARIOS=$SCENARIOS${BEFORE:+, BEFORE=$BEFORE}, $((SECONDS / 60)) min $((SECONDS % 60)) s"
   echo
   python3 loadtest/report.py "$results"
 } | tee "$out/results.md"

@@ -1,7 +1,9 @@
 //! The whole journey through both real services, sharing one Postgres
-//! database and one Redis prefix: join the gateway's queue, get admitted by
-//! its ticker, then list dates and seats, hold, top up and pay at booking —
-//! after which the access token no longer works anywhere.
+//! database and one Redis prefix: log in at booking, join the gateway's
+//! queue with the session, get admitted by its ticker, then list dates and
+//! seats, hold, top up and pay at booking — after which the access token no
+//! longer works anywhere. And the attack of a stranger with only the public
+//! API, who must not be able to act as another user at any step.
 
 use std::path::Path;
 use std::time::Duration;
@@ -9,11 +11,61 @@ use std::time::Duration;
 use booking::settings::CorsOrigins;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shared::testing::{fresh_database, random_prefix, redis_url};
+use shared::testing::{IdentityProvider, fresh_database, random_prefix, redis_url};
 
 const ADMIN: &str = "e2e-admin-token";
 
-async fn start_gateway(db_url: &str, prefix: &str) -> String {
+/// Both services on one database and Redis prefix: booking is the identity
+/// provider of the gateway, the gateway the issuer of booking's access tokens.
+struct Stack {
+    gw: String,
+    bk: String,
+    db: sqlx::PgPool,
+    http: reqwest::Client,
+}
+
+async fn start_stack() -> Stack {
+    shared::telemetry::init_test_logging();
+    let (db_url, db) =
+        fresh_database(&Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations")).await;
+    let prefix = random_prefix();
+    let data_dir = std::env::temp_dir().join(format!("e2e-{}", uuid::Uuid::new_v4().simple()));
+    // Booking's address is known before either starts: each names the other.
+    let booking_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bk = format!("http://{}", booking_listener.local_addr().unwrap());
+    let gw = start_gateway(&db_url, &prefix, &data_dir, &bk).await;
+    let settings = booking::Settings {
+        database_url: db_url.clone().into(),
+        database_max_connections: 10,
+        redis_url: redis_url().into(),
+        redis_key_prefix: prefix.clone(),
+        addr: "127.0.0.1:0".parse().unwrap(),
+        admin_token: Some(ADMIN.into()),
+        jwks_url: format!("{gw}/.well-known/jwks.json"),
+        hold_ttl: Duration::from_secs(300),
+        max_seats_per_user: 4,
+        cors_allowed_origins: CorsOrigins::List(vec![gw.parse().unwrap()]),
+        run_migrations: true,
+        sweep_interval: Duration::from_secs(1),
+        max_concurrent_requests: 256,
+        audit_interval: Duration::from_secs(1),
+        session_ttl: Duration::from_secs(3600),
+        session_private_key_file: None,
+        data_dir,
+    };
+    let app = booking::Application::build_on(settings, booking_listener)
+        .await
+        .expect("booking builds");
+    tokio::spawn(app.run_until_stopped());
+    Stack {
+        gw,
+        bk,
+        db,
+        http: reqwest::Client::new(),
+    }
+}
+
+async fn start_gateway(db_url: &str, prefix: &str, data_dir: &Path, booking: &str) -> String {
     let settings = gateway::Settings {
         addr: "127.0.0.1:0".into(),
         database_url: db_url.to_owned(),
@@ -25,13 +77,14 @@ async fn start_gateway(db_url: &str, prefix: &str) -> String {
         max_active: 1000,
         active_ttl: Duration::from_secs(600),
         idle_timeout: Duration::from_secs(120),
-        data_dir: std::env::temp_dir()
-            .join(format!("e2e-gateway-{}", uuid::Uuid::new_v4().simple())),
+        data_dir: data_dir.to_owned(),
         jwt_private_key_file: None,
         jwt_previous_key_files: Vec::new(),
         run_ticker: true,
         db_pool_size: 4,
-        booking_public_url: "http://127.0.0.1:8081".into(),
+        booking_public_url: booking.to_owned(),
+        identity_jwks_url: format!("{booking}/.well-known/jwks.json"),
+        identity: shared::tokens::IdentityPolicy::default(),
     };
     let app = gateway::Application::build(settings)
         .await
@@ -41,29 +94,77 @@ async fn start_gateway(db_url: &str, prefix: &str) -> String {
     address
 }
 
-async fn start_booking(db_url: &str, prefix: &str, gateway: &str) -> String {
-    let settings = booking::Settings {
-        database_url: db_url.to_owned().into(),
-        database_max_connections: 10,
-        redis_url: redis_url().into(),
-        redis_key_prefix: prefix.to_owned(),
-        addr: "127.0.0.1:0".parse().unwrap(),
-        admin_token: Some(ADMIN.into()),
-        jwks_url: format!("{gateway}/.well-known/jwks.json"),
-        hold_ttl: Duration::from_secs(300),
-        max_seats_per_user: 4,
-        cors_allowed_origins: CorsOrigins::List(vec![gateway.parse().unwrap()]),
-        run_migrations: true,
-        sweep_interval: Duration::from_secs(1),
-        max_concurrent_requests: 256,
-        audit_interval: Duration::from_secs(1),
-    };
-    let app = booking::Application::build(settings)
-        .await
-        .expect("booking builds");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    address
+impl Stack {
+    /// A user made by the organiser, with `password`.
+    async fn create_user(&self, name: &str, password: &str) -> i64 {
+        expect(
+            self.http
+                .post(format!("{}/v1/admin/users", self.bk))
+                .bearer_auth(ADMIN)
+                .json(&json!({"name": name, "password": password})),
+            StatusCode::CREATED,
+        )
+        .await["user_id"]
+            .as_i64()
+            .unwrap()
+    }
+
+    /// Log in; returns the session token.
+    async fn login(&self, user: i64, password: &str) -> String {
+        let session = expect(
+            self.http
+                .post(format!("{}/v1/sessions", self.bk))
+                .json(&json!({"user_id": user, "password": password})),
+            StatusCode::CREATED,
+        )
+        .await;
+        assert_eq!(session["user_id"], user);
+        session["session_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A concert with two dates a week and more away; returns its id.
+    async fn create_concert(&self) -> i64 {
+        let starts = |days: i64| (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339();
+        expect(
+            self.http
+                .post(format!("{}/v1/admin/concerts", self.bk))
+                .bearer_auth(ADMIN)
+                .json(&json!({"title": "E2E", "venue": "Hall", "schedules": [
+                    {"starts_at": starts(10), "price": 70000, "seats": 50},
+                    {"starts_at": starts(11), "price": 70000, "seats": 50}]})),
+            StatusCode::CREATED,
+        )
+        .await["concert_id"]
+            .as_i64()
+            .unwrap()
+    }
+
+    /// Join with `session` and poll until admitted: (ticket, access token).
+    async fn join_and_wait(&self, concert: i64, session: &str) -> (String, String) {
+        let joined = expect(
+            self.http
+                .post(format!("{}/v1/concerts/{concert}/queue", self.gw))
+                .bearer_auth(session),
+            StatusCode::CREATED,
+        )
+        .await;
+        let ticket = joined["ticket"].as_str().unwrap().to_owned();
+        for _ in 0..100 {
+            let status = expect(
+                self.http
+                    .get(format!("{}/v1/concerts/{concert}/queue/status", self.gw))
+                    .bearer_auth(&ticket),
+                StatusCode::OK,
+            )
+            .await;
+            if let Some(access) = status["access_token"].as_str() {
+                return (ticket, access.to_owned());
+            }
+            // Wait for the next tick (100 ms) before asking again.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("not admitted within 10 s");
+    }
 }
 
 /// Send `request`, check its status, and return its JSON body.
@@ -76,68 +177,27 @@ async fn expect(request: reqwest::RequestBuilder, expected: StatusCode) -> Value
 }
 
 #[tokio::test]
-async fn join_wait_hold_top_up_pay_and_the_token_stops_working() {
-    shared::telemetry::init_test_logging();
-    let (db_url, db) =
-        fresh_database(&Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations")).await;
-    let prefix = random_prefix();
-    let gw = start_gateway(&db_url, &prefix).await;
-    let bk = start_booking(&db_url, &prefix, &gw).await;
-    let http = reqwest::Client::new();
+async fn log_in_join_wait_hold_top_up_pay_and_the_token_stops_working() {
+    let stack = start_stack().await;
+    let (bk, gw, http) = (&stack.bk, &stack.gw, &stack.http);
+    let user = stack.create_user("Ada", "ada's long password").await;
+    let concert = stack.create_concert().await;
+    let session = stack.login(user, "ada's long password").await;
+    let (ticket, access) = stack.join_and_wait(concert, &session).await;
 
-    // An organiser creates a user and a concert with two dates.
-    let user = expect(
-        http.post(format!("{bk}/v1/admin/users"))
-            .bearer_auth(ADMIN)
-            .json(&json!({"name": "Ada"})),
-        StatusCode::CREATED,
-    )
-    .await["user_id"]
-        .as_i64()
-        .unwrap();
-    let starts = |days: i64| (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339();
-    let concert = expect(
-        http.post(format!("{bk}/v1/admin/concerts"))
-            .bearer_auth(ADMIN)
-            .json(&json!({"title": "E2E", "venue": "Hall", "schedules": [
-                {"starts_at": starts(10), "price": 70000, "seats": 50},
-                {"starts_at": starts(11), "price": 70000, "seats": 50}]})),
-        StatusCode::CREATED,
-    )
-    .await["concert_id"]
-        .as_i64()
-        .unwrap();
-
-    // Join the queue and poll until the ticker admits us.
-    let joined = expect(
-        http.post(format!("{gw}/v1/concerts/{concert}/queue"))
-            .json(&json!({"user_id": user})),
-        StatusCode::CREATED,
-    )
-    .await;
-    let ticket = joined["ticket"].as_str().unwrap().to_owned();
-    let mut access = None;
-    for _ in 0..50 {
-        let status = expect(
-            http.get(format!("{gw}/v1/concerts/{concert}/queue/status"))
-                .bearer_auth(&ticket),
-            StatusCode::OK,
-        )
-        .await;
-        if status["status"] == "active" {
-            access = status["access_token"].as_str().map(str::to_owned);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let access = access.expect("admitted within 5 s");
-
-    // A queue ticket is not enough to book.
+    // Neither the queue ticket nor the session is enough to book.
     let with_ticket = http
         .get(format!("{bk}/v1/concerts/{concert}/schedules"))
         .bearer_auth(&ticket);
     assert_eq!(
-        expect(with_ticket, StatusCode::FORBIDDEN).await["code"],
+        expect(with_ticket, StatusCode::UNAUTHORIZED).await["code"],
+        "UNAUTHENTICATED"
+    );
+    let with_session = http
+        .get(format!("{bk}/v1/concerts/{concert}/schedules"))
+        .bearer_auth(&session);
+    assert_eq!(
+        expect(with_session, StatusCode::FORBIDDEN).await["code"],
         "NOT_ADMITTED"
     );
 
@@ -167,7 +227,7 @@ async fn join_wait_hold_top_up_pay_and_the_token_stops_working() {
     assert_eq!(held["status"], "held");
     let reservation = held["reservation_id"].as_str().unwrap().to_owned();
 
-    // Not enough money yet; top up with the ticket (user-level), then pay.
+    // Not enough money yet; top up with the session (user level), then pay.
     let broke = http
         .post(format!("{bk}/v1/payments"))
         .bearer_auth(&access)
@@ -178,7 +238,7 @@ async fn join_wait_hold_top_up_pay_and_the_token_stops_working() {
     );
     let charged = expect(
         http.post(format!("{bk}/v1/users/{user}/balance/charge"))
-            .bearer_auth(&ticket)
+            .bearer_auth(&session)
             .json(&json!({"amount": 100000})),
         StatusCode::OK,
     )
@@ -202,7 +262,7 @@ async fn join_wait_hold_top_up_pay_and_the_token_stops_working() {
         "SELECT user_id, status FROM reservations WHERE schedule_id = $1 AND seat_number = 7 AND status = 'confirmed'",
     )
     .bind(schedule)
-    .fetch_one(&db)
+    .fetch_one(&stack.db)
     .await
     .unwrap();
     assert_eq!((owner, status.as_str()), (user, "confirmed"));
@@ -221,9 +281,265 @@ async fn join_wait_hold_top_up_pay_and_the_token_stops_working() {
         "TICKET_NOT_FOUND",
         "the session ended with the payment"
     );
-    // The user can still read their reservation with the ticket.
+    // The user can still read their reservation with the session.
     let mine = http
         .get(format!("{bk}/v1/reservations/{reservation}"))
-        .bearer_auth(&ticket);
+        .bearer_auth(&session);
     assert_eq!(expect(mine, StatusCode::OK).await["status"], "confirmed");
+}
+
+/// Send a request that must be refused with `status` and `code`.
+async fn refused(request: reqwest::RequestBuilder, status: StatusCode, code: &str, step: &str) {
+    let response = request.send().await.unwrap();
+    let got = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    assert_eq!(
+        (got, body["code"].as_str()),
+        (status, Some(code)),
+        "{step}: {body}"
+    );
+}
+
+#[tokio::test]
+async fn a_stranger_with_the_public_api_cannot_act_as_another_user() {
+    let stack = start_stack().await;
+    let (bk, gw, http) = (&stack.bk, &stack.gw, &stack.http);
+    let victim = stack.create_user("Victim", "victim's password").await;
+    let stranger = stack.create_user("Stranger", "stranger's password").await;
+    let concert = stack.create_concert().await;
+
+    // The victim logs in, waits, is admitted, tops up and holds seat 7.
+    let victim_session = stack.login(victim, "victim's password").await;
+    let (victim_ticket, victim_access) = stack.join_and_wait(concert, &victim_session).await;
+    expect(
+        http.post(format!("{bk}/v1/users/{victim}/balance/charge"))
+            .bearer_auth(&victim_session)
+            .json(&json!({"amount": 100000})),
+        StatusCode::OK,
+    )
+    .await;
+    let schedules = expect(
+        http.get(format!("{bk}/v1/concerts/{concert}/schedules"))
+            .bearer_auth(&victim_access),
+        StatusCode::OK,
+    )
+    .await;
+    let schedule = schedules[0]["schedule_id"].as_i64().unwrap();
+    let held = expect(
+        http.post(format!("{bk}/v1/reservations"))
+            .bearer_auth(&victim_access)
+            .json(&json!({"schedule_id": schedule, "seat_number": 7})),
+        StatusCode::CREATED,
+    )
+    .await;
+    let reservation = held["reservation_id"].as_str().unwrap().to_owned();
+
+    // The stranger: the old attack (a body user id, no credentials) first.
+    let join = format!("{gw}/v1/concerts/{concert}/queue");
+    refused(
+        http.post(&join).json(&json!({"user_id": victim})),
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHENTICATED",
+        "join as the victim without credentials",
+    )
+    .await;
+    // Guessing the victim's password gets the answer an unknown user gets.
+    let wrong = http
+        .post(format!("{bk}/v1/sessions"))
+        .json(&json!({"user_id": victim, "password": "guess guess"}))
+        .send()
+        .await
+        .unwrap();
+    let unknown = http
+        .post(format!("{bk}/v1/sessions"))
+        .json(&json!({"user_id": 987_654_321, "password": "guess guess"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (wrong.status(), unknown.status()),
+        (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
+    );
+    let strip = |mut v: Value| {
+        v.as_object_mut().unwrap().remove("request_id");
+        v
+    };
+    assert_eq!(
+        strip(wrong.json().await.unwrap()),
+        strip(unknown.json().await.unwrap()),
+        "a wrong password and an unknown user are told apart by nothing"
+    );
+    // A session the stranger signs with a key of their own.
+    let forger = IdentityProvider::start().await;
+    let forged = forger.session(victim);
+    refused(
+        http.post(&join).bearer_auth(&forged),
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHENTICATED",
+        "join with a forged session",
+    )
+    .await;
+    refused(
+        http.get(format!("{bk}/v1/users/{victim}/balance"))
+            .bearer_auth(&forged),
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHENTICATED",
+        "read the balance with a forged session",
+    )
+    .await;
+
+    // With their own, real session and tokens.
+    let session = stack.login(stranger, "stranger's password").await;
+    refused(
+        http.post(&join)
+            .bearer_auth(&session)
+            .json(&json!({"user_id": victim})),
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN",
+        "join naming the victim",
+    )
+    .await;
+    let (ticket, access) = stack.join_and_wait(concert, &session).await;
+    for (token, what) in [(&session, "session"), (&access, "access token")] {
+        refused(
+            http.get(format!("{bk}/v1/users/{victim}/balance"))
+                .bearer_auth(token),
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            &format!("read the victim's balance with the stranger's {what}"),
+        )
+        .await;
+        refused(
+            http.get(format!("{bk}/v1/users/{victim}/balance/history"))
+                .bearer_auth(token),
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            &format!("read the victim's ledger with the stranger's {what}"),
+        )
+        .await;
+        refused(
+            http.post(format!("{bk}/v1/users/{victim}/balance/charge"))
+                .bearer_auth(token)
+                .json(&json!({"amount": 1})),
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            &format!("charge the victim's balance with the stranger's {what}"),
+        )
+        .await;
+        refused(
+            http.get(format!("{bk}/v1/reservations/{reservation}"))
+                .bearer_auth(token),
+            StatusCode::NOT_FOUND,
+            "RESERVATION_NOT_FOUND",
+            &format!("read the victim's hold with the stranger's {what}"),
+        )
+        .await;
+        refused(
+            http.delete(format!("{bk}/v1/reservations/{reservation}"))
+                .bearer_auth(token),
+            StatusCode::NOT_FOUND,
+            "RESERVATION_NOT_FOUND",
+            &format!("release the victim's hold with the stranger's {what}"),
+        )
+        .await;
+        refused(
+            http.post(format!("{bk}/v1/payments"))
+                .bearer_auth(token)
+                .json(&json!({"reservation_id": reservation})),
+            StatusCode::NOT_FOUND,
+            "RESERVATION_NOT_FOUND",
+            &format!("pay the victim's hold with the stranger's {what}"),
+        )
+        .await;
+    }
+    refused(
+        http.get(format!("{bk}/v1/users/{victim}/balance"))
+            .bearer_auth(&ticket),
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHENTICATED",
+        "a queue ticket at booking",
+    )
+    .await;
+    refused(
+        http.post(format!("{bk}/v1/reservations"))
+            .bearer_auth(&access)
+            .json(&json!({"schedule_id": schedule, "seat_number": 8, "user_id": victim})),
+        StatusCode::BAD_REQUEST,
+        "INVALID_REQUEST",
+        "hold a seat in the victim's name",
+    )
+    .await;
+    // Ending the victim's place needs the victim's ticket; a session is none.
+    refused(
+        http.delete(format!("{gw}/v1/concerts/{concert}/queue/me"))
+            .bearer_auth(&session),
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHENTICATED",
+        "leave the queue with a session token",
+    )
+    .await;
+    let left = http
+        .delete(format!("{gw}/v1/concerts/{concert}/queue/me"))
+        .bearer_auth(&ticket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        left.status(),
+        StatusCode::NO_CONTENT,
+        "the stranger leaves their own place"
+    );
+
+    // The victim lost nothing: balance and ledger, the hold, the session.
+    let (balance, ledger): (i64, i64) = sqlx::query_as(
+        "SELECT b.balance, (SELECT COALESCE(sum(amount), 0)::BIGINT FROM balance_ledger l
+                            WHERE l.user_id = b.user_id AND kind = 'charge')
+         FROM balances b WHERE user_id = $1",
+    )
+    .bind(victim)
+    .fetch_one(&stack.db)
+    .await
+    .unwrap();
+    assert_eq!((balance, ledger), (100_000, 100_000));
+    let mine = expect(
+        http.get(format!("{bk}/v1/reservations/{reservation}"))
+            .bearer_auth(&victim_session),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        (mine["status"].as_str(), mine["user_id"].as_i64()),
+        (Some("held"), Some(victim))
+    );
+    let status = expect(
+        http.get(format!("{gw}/v1/concerts/{concert}/queue/status"))
+            .bearer_auth(&victim_ticket),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(status["status"], "active");
+
+    // Logging out ends the victim's session at both services at once.
+    let out = http
+        .delete(format!("{bk}/v1/sessions/current"))
+        .bearer_auth(&victim_session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    refused(
+        http.get(format!("{bk}/v1/users/{victim}/balance"))
+            .bearer_auth(&victim_session),
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHENTICATED",
+        "a logged-out session at booking",
+    )
+    .await;
+    refused(
+        http.post(&join).bearer_auth(&victim_session),
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHENTICATED",
+        "a logged-out session at the gateway",
+    )
+    .await;
 }

@@ -36,6 +36,8 @@ fn settings(prefix: &str) -> Settings {
         run_ticker: false,
         db_pool_size: 1,
         booking_public_url: "http://127.0.0.1:8081".into(),
+        identity_jwks_url: "http://127.0.0.1:8081/.well-known/jwks.json".into(),
+        identity: shared::tokens::IdentityPolicy::default(),
     }
 }
 

@@ -1,11 +1,18 @@
-// The fan pages: concert list → join → waiting room → dates → seat map →
-// hold → pay → confirmation. Plain JavaScript, no dependencies, no inline
-// code (the page runs under a strict Content-Security-Policy).
+// The fan pages: log in → concert list → join → waiting room → dates →
+// seat map → hold → pay → confirmation. Plain JavaScript, no dependencies,
+// no inline code (the page runs under a strict Content-Security-Policy).
 //
 // The queue API is on this page's origin (the gateway); booking is at the
-// URL the gateway puts in <meta name="booking-url">. What a fan needs to
-// come back to (user id, queue ticket, access token, current hold) is kept
-// in localStorage per concert, so a refresh or a closed tab keeps the place.
+// URL the gateway puts in <meta name="booking-url">. The login (booking's
+// session token) is kept in sessionStorage: this tab only, gone when it
+// closes. What a fan needs to come back to in a concert (queue ticket,
+// access token, current hold) is kept in localStorage per user and concert,
+// so a refresh, or a closed tab and a new login, keeps the place; logging
+// out forgets it.
+//
+// One file because the gateway embeds the files it serves one by one
+// (gateway/src/web.rs); its sections follow the modules STYLE.md names:
+// storage and session, API and its error sentences, then one per view.
 'use strict';
 
 (() => {
@@ -21,6 +28,7 @@
   const krw = (amount) => `${numberFormat.format(amount)} KRW`;
   const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'short' });
   const timeFormat = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' });
+  const shortTimeFormat = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
   const jitter = (ms) => Math.round(ms * (0.85 + Math.random() * 0.3));
 
   function uuid() {
@@ -65,23 +73,95 @@
     el.dateTime = date.toISOString();
   }
 
+  /** "in 40 seconds", "in about 15 minutes (at 10:42 PM)" from Retry-After. */
+  function retryWords(seconds) {
+    if (!seconds) return 'in a few minutes';
+    if (seconds < 90) return `in ${seconds} seconds`;
+    const at = shortTimeFormat.format(new Date(Date.now() + seconds * 1000));
+    return `in about ${Math.ceil(seconds / 60)} minutes (at ${at})`;
+  }
+
+  // ------------------------------------------------------ session (login)
+
+  const SESSION_KEY = 'tickets.session';
+  // Where sessionStorage refuses writes, the login lasts while the page is open.
+  let memorySession = null;
+  // Bumped at every login and logout: an answer that arrives after the fan
+  // changed is not written into the next fan's state.
+  let epoch = 0;
+
+  /** What this tab stored at login, expired or not: {token, userId, expiresAt} or null. */
+  function storedLogin() {
+    try {
+      const s = JSON.parse(sessionStorage.getItem(SESSION_KEY)) || memorySession;
+      return s && s.token && Number.isSafeInteger(s.userId) ? s : null;
+    } catch {
+      return memorySession;
+    }
+  }
+
+  /** The live login of this tab, or null. */
+  function me() {
+    const s = storedLogin();
+    return s && Date.parse(s.expiresAt) > Date.now() ? s : null;
+  }
+
+  function saveLogin(s) {
+    epoch += 1;
+    memorySession = s;
+    try { sessionStorage.setItem(SESSION_KEY, JSON.stringify(s)); } catch { /* kept in memory */ }
+  }
+
+  function clearLogin() {
+    epoch += 1;
+    memorySession = null;
+    try { sessionStorage.removeItem(SESSION_KEY); } catch { /* nothing stored */ }
+  }
+
   // ---------------------------------------------------------------- storage
 
-  const storeKey = (concert) => `tickets.concert.${concert}`;
+  const userPrefix = (user) => `tickets.user.${user}.`;
+  const storeKey = (user, concert) => `${userPrefix(user)}concert.${concert}`;
 
+  /** The logged-in fan's state in a concert; {} when logged out. */
   function load(concert) {
+    const login = me();
+    if (!login) return {};
     try {
-      return JSON.parse(localStorage.getItem(storeKey(concert))) || {};
+      return JSON.parse(localStorage.getItem(storeKey(login.userId, concert))) || {};
     } catch {
       return {};
     }
   }
 
   function save(concert, data) {
+    const login = me();
+    if (!login) return;
     try {
-      localStorage.setItem(storeKey(concert), JSON.stringify(data));
+      localStorage.setItem(storeKey(login.userId, concert), JSON.stringify(data));
     } catch {
       // Private mode or full storage: the page still works, a refresh just loses the place.
+    }
+  }
+
+  /** Forget every concert state of `user` (at logout). */
+  function forgetUser(user) {
+    try {
+      const prefix = userPrefix(user);
+      Object.keys(localStorage).filter((k) => k.startsWith(prefix)).forEach((k) => localStorage.removeItem(k));
+    } catch {
+      // Nothing stored.
+    }
+  }
+
+  /** Drop what pages from before logins kept (not tied to any user). */
+  function forgetAnonymous() {
+    try {
+      Object.keys(localStorage)
+        .filter((k) => k === 'tickets.user' || k.startsWith('tickets.concert.'))
+        .forEach((k) => localStorage.removeItem(k));
+    } catch {
+      // Nothing stored.
     }
   }
 
@@ -169,12 +249,13 @@
       case 'ALREADY_PAID':
         return 'This seat is already paid for — it is yours.';
       case 'NOT_ADMITTED':
-      case 'UNAUTHENTICATED':
         return 'Your shopping time has ended. Join the queue again to continue.';
+      case 'UNAUTHENTICATED':
+        return 'Your login has ended (it expired, or you logged out in another tab). Please log in again to continue.';
       case 'FORBIDDEN':
         return 'This page belongs to another user or concert. Join the queue again.';
       case 'USER_NOT_FOUND':
-        return 'There is no user with that id. Demo users are 1 to 10.';
+        return 'We could not find your account any more. Please log in again.';
       case 'CONCERT_NOT_FOUND':
         return 'This concert is not on sale.';
       case 'SCHEDULE_NOT_FOUND':
@@ -191,6 +272,26 @@
         return 'That request was not valid. Please check what you entered.';
       default:
         return `Something went wrong (${err.code}). Please try again.`;
+    }
+  }
+
+  /** The login form's sentences: one for an unknown user and a wrong password alike. */
+  function describeLogin(err) {
+    switch (err.code) {
+      case 'UNAUTHENTICATED':
+        return 'That user id and password do not match. Check both and try again.';
+      case 'RATE_LIMITED':
+        return `Too many failed logins for this user id. To protect the account, logging in is paused: please try again ${retryWords(err.retryAfter)}.`;
+      case 'INVALID_REQUEST':
+        return 'Please enter your user id (a whole number such as 1) and your password.';
+      case 'NETWORK':
+        return 'We could not reach the ticket service to log you in. Check your connection, then try again.';
+      default:
+        if (err.status >= 500) {
+          const when = err.retryAfter ? retryWords(err.retryAfter) : 'in a moment';
+          return `Logging in is unavailable right now: the ticket service is busy or down. Please try again ${when}.`;
+        }
+        return describe(err);
     }
   }
 
@@ -243,6 +344,7 @@
     $$('[data-view]').forEach((section) => { section.hidden = section.id !== `view-${view}`; });
     const changed = current.view !== view;
     current.view = view;
+    renderWho();
     if (focus && changed) {
       const heading = $(`#view-${view} h1`);
       if (heading) {
@@ -284,6 +386,12 @@
     }
     const parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean);
     const concert = Number(parts[1]);
+    if (parts[0] === 'login') {
+      current.concert = null;
+      sessionBar(null);
+      if (me()) return go('#/');
+      return showLogin(null);
+    }
     if (parts[0] !== 'concerts' || !Number.isSafeInteger(concert) || concert < 1) {
       current.concert = null;
       sessionBar(null);
@@ -296,8 +404,14 @@
     setText('[data-concert-title]', info.title);
     setText('[data-concert-venue]', info.venue);
     document.title = `${info.title} · Tickets`;
+    // Every step of a concert is taken by a logged-in fan.
+    if (!me()) {
+      sessionBar(null);
+      if (storedLogin()) loginEnded();
+      else showLogin(info);
+      return undefined;
+    }
     const st = load(concert);
-    who(st.userId);
     const sub = parts[2];
     if (sub === 'done' && st.done) {
       sessionBar(null);
@@ -316,17 +430,109 @@
     return showJoin(concert);
   }
 
-  function who(userId) {
-    const el = $('#who');
-    el.hidden = !userId;
-    el.textContent = userId ? `User ${userId}` : '';
+  /** The header: who is logged in and "Log out", or a "Log in" link. */
+  function renderWho() {
+    const login = me();
+    $('#who').hidden = !login;
+    $('#who-name').textContent = login ? `User ${login.userId}` : '';
+    $('#login-link').hidden = Boolean(login) || current.view === 'login';
   }
+
+  // ------------------------------------------------------------------ login
+
+  let lastUserId = null; // prefilled after a login ended
+
+  /** The login step; `info` is the concert the fan is on the way to. */
+  function showLogin(info) {
+    document.title = 'Log in · Tickets';
+    $('#login-lead').textContent = info
+      ? `Log in to get tickets for ${info.title}.`
+      : 'Log in to join a queue, top up your balance and buy tickets.';
+    show('login');
+    const user = $('#login-user');
+    if (!user.value && lastUserId) user.value = String(lastUserId);
+    (user.value ? $('#login-password') : user).focus();
+  }
+
+  async function logIn(userId, password) {
+    const button = $('#login-button');
+    button.disabled = true;
+    clearNotice();
+    try {
+      const s = await booking('/v1/sessions', { method: 'POST', body: { user_id: userId, password } });
+      saveLogin({ token: s.session_token, userId: s.user_id, expiresAt: s.expires_at });
+      $('#login-form').reset();
+      lastUserId = null;
+      // On to where the fan was going: the concert they picked, or the list.
+      if (current.concert === null) go('#/');
+      else route();
+    } catch (err) {
+      const password = $('#login-password');
+      const wrong = err.code === 'UNAUTHENTICATED';
+      password.setAttribute('aria-invalid', wrong ? 'true' : 'false');
+      const retry = err.status === 0 || err.status >= 500;
+      notify(describeLogin(err), retry ? { actions: [{ label: 'Try again', run: () => logIn(userId, password.value) }] } : {});
+      if (wrong) {
+        password.select();
+        password.focus();
+      }
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  $('#login-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const user = $('#login-user');
+    const password = $('#login-password');
+    const userId = Number(user.value.trim());
+    const badUser = !/^\d+$/.test(user.value.trim()) || !Number.isSafeInteger(userId) || userId < 1;
+    user.setAttribute('aria-invalid', badUser ? 'true' : 'false');
+    password.setAttribute('aria-invalid', password.value ? 'false' : 'true');
+    if (badUser || !password.value) {
+      notify(badUser ? 'Please enter your user id: a whole number such as 1.' : 'Please enter your password.');
+      (badUser ? user : password).focus();
+      return;
+    }
+    logIn(userId, password.value);
+  });
+
+  /** A call made with the session token answered 401: back to the login step. */
+  function loginEnded() {
+    const stored = storedLogin();
+    if (stored) lastUserId = stored.userId;
+    clearLogin();
+    go(location.hash || '#/', { text: describe({ code: 'UNAUTHENTICATED' }), kind: 'info' });
+  }
+
+  $('#logout-button').addEventListener('click', async () => {
+    const login = storedLogin();
+    const button = $('#logout-button');
+    let revoked = true;
+    if (login) {
+      button.disabled = true;
+      try {
+        await booking('/v1/sessions/current', { method: 'DELETE', token: login.token });
+      } catch (err) {
+        revoked = err.code === 'UNAUTHENTICATED'; // already ended
+      }
+      forgetUser(login.userId);
+    }
+    clearLogin();
+    button.disabled = false;
+    const until = login ? shortTimeFormat.format(new Date(login.expiresAt)) : '';
+    go('#/login', revoked
+      ? { text: 'You are logged out. Your places in line and holds are no longer kept in this browser.', kind: 'ok' }
+      : {
+        text: `You are logged out in this browser, but we could not reach the ticket service to end the login everywhere; it ends by itself at ${until}.`,
+        kind: 'info',
+      });
+  });
 
   // ------------------------------------------------------------ concert list
 
   async function showConcerts() {
     document.title = 'Concerts · Tickets';
-    who(null);
     show('concerts');
     const list = $('#concert-list');
     const loading = $('#concerts-loading');
@@ -364,22 +570,26 @@
 
   // -------------------------------------------------------------------- join
 
-  function showJoin(concert) {
+  function showJoin() {
     show('join');
-    const input = $('#user-id');
-    const st = load(concert);
-    if (!input.value) input.value = st.userId || localStorage.getItem('tickets.user') || '';
-    input.focus();
+    $('#join-who').textContent = `User ${me().userId}`;
+    $('#join-button').focus();
   }
 
-  async function join(concert, userId) {
+  async function join(concert) {
+    const login = me();
+    if (!login) {
+      loginEnded();
+      return;
+    }
+    const ep = epoch;
     const button = $('#join-button');
     button.disabled = true;
     try {
-      const joined = await gateway(`/v1/concerts/${concert}/queue`, { method: 'POST', body: { user_id: userId } });
-      try { localStorage.setItem('tickets.user', String(userId)); } catch { /* ignore */ }
+      // Who joins comes from the session token; the body names nobody.
+      const joined = await gateway(`/v1/concerts/${concert}/queue`, { method: 'POST', token: login.token, body: {} });
+      if (ep !== epoch) return;
       const st = update(concert, {
-        userId,
         ticket: joined.ticket,
         ticketId: joined.ticket_id,
         startPosition: joined.status === 'waiting' ? joined.position : 1,
@@ -391,7 +601,12 @@
       if (joined.status === 'active') admitted(concert, st, joined);
       else go(`#/concerts/${concert}`);
     } catch (err) {
-      notify(describe(err), err.retryable ? { actions: [{ label: 'Try again', run: () => join(concert, userId) }] } : {});
+      if (ep !== epoch) return;
+      if (err.code === 'UNAUTHENTICATED') {
+        loginEnded();
+        return;
+      }
+      notify(describe(err), err.retryable ? { actions: [{ label: 'Try again', run: () => join(concert) }] } : {});
     } finally {
       button.disabled = false;
     }
@@ -399,17 +614,8 @@
 
   $('#join-form').addEventListener('submit', (event) => {
     event.preventDefault();
-    const input = $('#user-id');
-    const userId = Number(input.value);
-    if (!Number.isSafeInteger(userId) || userId < 1) {
-      input.setAttribute('aria-invalid', 'true');
-      notify('Please enter your user id: a whole number such as 1.');
-      input.focus();
-      return;
-    }
-    input.removeAttribute('aria-invalid');
     clearNotice();
-    join(current.concert, userId);
+    join(current.concert);
   });
 
   // ------------------------------------------------------------ waiting room
@@ -419,7 +625,7 @@
   function showWaiting(concert) {
     show('waiting');
     lastAnnounced = '';
-    refreshBalance(concert);
+    refreshBalance();
     poll(concert, generation);
   }
 
@@ -521,15 +727,15 @@
 
   /** The access token no longer works: back to the queue. */
   function sessionEnded(concert) {
-    const st = update(concert, {
+    update(concert, {
       accessToken: undefined,
       expiresAt: undefined,
       ticket: undefined,
       ticketId: undefined,
       reservation: undefined,
     });
-    const actions = st.userId
-      ? [{ label: 'Join the queue again', primary: true, run: () => join(concert, st.userId) }]
+    const actions = me()
+      ? [{ label: 'Join the queue again', primary: true, run: () => join(concert) }]
       : [];
     go(`#/concerts/${concert}/join`, { text: describe({ code: 'NOT_ADMITTED' }), kind: 'info', actions });
   }
@@ -788,7 +994,7 @@
     $('#checkout-price').textContent = krw(r.price);
     $('#pay-button').disabled = false;
     $('#release-button').disabled = false;
-    refreshBalance(concert);
+    refreshBalance();
     const expires = Date.parse(r.expires_at);
     const tick = () => {
       const left = expires - Date.now();
@@ -808,9 +1014,15 @@
 
   async function pay(concert) {
     if (paying) return;
+    const login = me();
+    if (!login) {
+      loginEnded();
+      return;
+    }
     let st = load(concert);
     const r = st.reservation;
     if (!r) return;
+    const ep = epoch;
     // The same key for every retry of this payment, so it debits once.
     if (!st.payKey || st.payKey.reservation !== r.reservation_id) {
       st = update(concert, { payKey: { reservation: r.reservation_id, key: uuid() } });
@@ -821,10 +1033,11 @@
     try {
       const paid = await booking('/v1/payments', {
         method: 'POST',
-        token: st.accessToken || st.ticket,
+        token: login.token,
         body: { reservation_id: r.reservation_id },
         idempotencyKey: st.payKey.key,
       });
+      if (ep !== epoch) return;
       const startsAt = st.schedule && st.schedule.id === r.schedule_id ? st.schedule.startsAt : null;
       update(concert, {
         done: {
@@ -845,7 +1058,7 @@
       });
       go(`#/concerts/${concert}/done`);
     } catch (err) {
-      payFailed(concert, r, err);
+      if (ep === epoch) payFailed(concert, r, err);
     } finally {
       paying = false;
       if (current.view === 'checkout' && load(concert).reservation) $('#pay-button').disabled = false;
@@ -854,6 +1067,10 @@
 
   async function payFailed(concert, r, err) {
     if (!err.retryable) update(concert, { payKey: undefined });
+    if (err.code === 'UNAUTHENTICATED') {
+      loginEnded();
+      return;
+    }
     if (err.code === 'IDEMPOTENCY_IN_PROGRESS') {
       notify(describe(err), { kind: 'info' });
       later(() => pay(concert), 1000);
@@ -882,7 +1099,7 @@
         });
         return;
       case 'INSUFFICIENT_BALANCE': {
-        const balance = await refreshBalance(concert);
+        const balance = await refreshBalance();
         const shortfall = balance === null ? null : Math.max(0, r.price - balance);
         if (shortfall) suggestTopUp(shortfall);
         notify(describe(err, { balance, shortfall }), {
@@ -904,11 +1121,15 @@
     const concert = current.concert;
     const st = load(concert);
     const r = st.reservation;
-    if (!r) return;
+    const login = me();
+    if (!r || !login) return;
     try {
-      await booking(`/v1/reservations/${r.reservation_id}`, { method: 'DELETE', token: st.accessToken });
+      await booking(`/v1/reservations/${r.reservation_id}`, { method: 'DELETE', token: login.token });
     } catch (err) {
-      if (sessionError(concert, err)) return;
+      if (err.code === 'UNAUTHENTICATED') {
+        loginEnded();
+        return;
+      }
       if (err.retryable) {
         notify(describe(err));
         return;
@@ -920,16 +1141,19 @@
 
   // ---------------------------------------------------------------- balance
 
-  async function refreshBalance(concert) {
-    const st = load(concert);
-    const token = st.ticket || st.accessToken;
-    if (!st.userId || !token) return null;
+  async function refreshBalance() {
+    const login = me();
+    if (!login) return null;
+    const ep = epoch;
     try {
-      const b = await booking(`/v1/users/${st.userId}/balance`, { token });
+      const b = await booking(`/v1/users/${login.userId}/balance`, { token: login.token });
+      if (ep !== epoch) return null;
       setText('[data-balance]', krw(b.balance));
       return b.balance;
-    } catch {
-      setText('[data-balance]', 'unavailable right now');
+    } catch (err) {
+      if (ep !== epoch) return null;
+      if (err.code === 'UNAUTHENTICATED') loginEnded();
+      else setText('[data-balance]', 'unavailable right now');
       return null;
     }
   }
@@ -947,26 +1171,35 @@
   }
 
   async function topUp(concert, form, amount) {
+    const login = me();
+    if (!login) {
+      loginEnded();
+      return;
+    }
     let st = load(concert);
-    const token = st.ticket || st.accessToken;
-    if (!st.userId || !token) return;
     if (!st.chargeKey || st.chargeKey.amount !== amount) {
       st = update(concert, { chargeKey: { amount, key: uuid() } });
     }
+    const ep = epoch;
     const button = form.querySelector('button');
     button.disabled = true;
+    clearNotice();
     try {
-      const b = await booking(`/v1/users/${st.userId}/balance/charge`, {
+      const b = await booking(`/v1/users/${login.userId}/balance/charge`, {
         method: 'POST',
-        token,
+        token: login.token,
         body: { amount },
         idempotencyKey: st.chargeKey.key,
       });
+      if (ep !== epoch) return;
       update(concert, { chargeKey: undefined });
       setText('[data-balance]', krw(b.balance));
       notify(`Added ${krw(amount)}. Your balance is now ${krw(b.balance)}.`, { kind: 'ok' });
     } catch (err) {
-      if (err.retryable) {
+      if (ep !== epoch) return;
+      if (err.code === 'UNAUTHENTICATED') {
+        loginEnded();
+      } else if (err.retryable) {
         notify(describe(err), { actions: [{ label: 'Try again', run: () => topUp(concert, form, amount) }] });
       } else {
         update(concert, { chargeKey: undefined });
@@ -998,6 +1231,7 @@
 
   // ------------------------------------------------------------------ start
 
+  forgetAnonymous();
   window.addEventListener('hashchange', route);
   route();
 })();

@@ -4,15 +4,18 @@
 // Some fans give up part-way: GIVE_UP_QUEUE of them leave the queue while
 // waiting, GIVE_UP_HOLD of them walk away from their hold (it expires).
 // Fans arrive at RATE per second (open model) for DURATION, each a distinct
-// user id starting at FIRST_USER. The runner checks Postgres afterwards:
-// every seat sold exactly once, none oversold.
+// user id starting at FIRST_USER, logged in: the fan's session token (from
+// SESSIONS_FILE, see lib.js `sessions`) joins the queue and tops up; the
+// access token of the queue holds and pays. The runner checks Postgres
+// afterwards: every seat sold exactly once, none oversold.
 //
-//   k6 run -e CONCERT=1 -e RATE=40 -e DURATION=60s loadtest/k6/flash-sale.js
+//   k6 run -e CONCERT=1 -e RATE=40 -e DURATION=60s -e FIRST_USER=150001 \
+//     -e SESSIONS_FILE=sessions -e SESSIONS_FIRST_USER=150001 loadtest/k6/flash-sale.js
 import http from 'k6/http';
 import exec from 'k6/execution';
 import { sleep } from 'k6';
 import { Counter, Trend } from 'k6/metrics';
-import { GATEWAY, BOOKING, DURATION, JSON_HEADERS, TREND_STATS, summaryTo, auth } from './lib.js';
+import { GATEWAY, BOOKING, DURATION, TREND_STATS, summaryTo, auth, sessions } from './lib.js';
 
 const CONCERT = Number(__ENV.CONCERT || 1);
 const RATE = Number(__ENV.RATE || 40);
@@ -20,6 +23,7 @@ const FIRST_USER = Number(__ENV.FIRST_USER || 1);
 const GIVE_UP_QUEUE = Number(__ENV.GIVE_UP_QUEUE || 0.05);
 const GIVE_UP_HOLD = Number(__ENV.GIVE_UP_HOLD || 0.05);
 const MAX_WAIT_S = Number(__ENV.MAX_WAIT_S || 120);
+const session = sessions();
 
 const bought = new Counter('tickets_bought');
 const soldOut = new Counter('found_sold_out');
@@ -47,8 +51,9 @@ function json(res) {
 
 export default function () {
   const user = FIRST_USER + exec.scenario.iterationInTest;
-  const joined = json(watch(http.post(`${GATEWAY}/v1/concerts/${CONCERT}/queue`,
-    JSON.stringify({ user_id: user }), { headers: JSON_HEADERS, tags: { name: 'join' } })));
+  const me = session(user);
+  const joined = json(watch(http.post(`${GATEWAY}/v1/concerts/${CONCERT}/queue`, null,
+    Object.assign(auth(me), { tags: { name: 'join' } }))));
   if (!joined || !joined.ticket) return;
   const ticket = joined.ticket;
   const started = Date.now();
@@ -82,10 +87,10 @@ export default function () {
     if (hold.status !== 201) continue;
     const reservation = hold.json();
     if (Math.random() < GIVE_UP_HOLD) { gaveUp.add(1); return; }
-    const balance = json(watch(http.get(`${BOOKING}/v1/users/${user}/balance`, Object.assign(auth(ticket), { tags: { name: 'balance' } }))));
+    const balance = json(watch(http.get(`${BOOKING}/v1/users/${user}/balance`, Object.assign(auth(me), { tags: { name: 'balance' } }))));
     if (balance && balance.balance < reservation.price) {
       watch(http.post(`${BOOKING}/v1/users/${user}/balance/charge`, JSON.stringify({ amount: reservation.price }),
-        auth(ticket, { 'Idempotency-Key': `charge-${user}-${reservation.reservation_id}` })));
+        Object.assign(auth(me, { 'Idempotency-Key': `charge-${user}-${reservation.reservation_id}` }), { tags: { name: 'charge' } })));
     }
     const paid = watch(http.post(`${BOOKING}/v1/payments`, JSON.stringify({ reservation_id: reservation.reservation_id }),
       Object.assign(auth(access, { 'Idempotency-Key': `pay-${reservation.reservation_id}` }), { tags: { name: 'pay' } })));

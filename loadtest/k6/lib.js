@@ -2,6 +2,7 @@
 // file the runner reads, and the rule that only 5xx / transport errors are
 // failures (a 409 for a seat someone else took is a correct answer).
 import http from 'k6/http';
+import { SharedArray } from 'k6/data';
 
 export const GATEWAY = __ENV.GATEWAY || 'http://127.0.0.1:8080';
 export const BOOKING = __ENV.BOOKING || 'http://127.0.0.1:8081';
@@ -27,4 +28,29 @@ export function summaryTo(data) {
 /** Lines of a text file (opened in the init context). */
 export function lines(text) {
   return text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+}
+
+/**
+ * The non-empty lines of a file, read once and shared by every VU (k6
+ * `SharedArray`): for files of many session tokens. Call in the init context;
+ * an empty path gives an empty array.
+ */
+export function sharedLines(name, path) {
+  if (!path) return [];
+  return new SharedArray(name, () => lines(open(path)));
+}
+
+/**
+ * Session tokens: line k (from 0) of $SESSIONS_FILE is the session token of
+ * user $SESSIONS_FIRST_USER + k (the runner mints them with
+ * `booking mint-sessions`). `session(user)` throws for a user not in the file.
+ */
+export const SESSIONS_FIRST_USER = Number(__ENV.SESSIONS_FIRST_USER || 1);
+export function sessions() {
+  const all = sharedLines('sessions', __ENV.SESSIONS_FILE);
+  return (user) => {
+    const token = all[user - SESSIONS_FIRST_USER];
+    if (token === undefined) throw new Error(`no session token for user ${user} in SESSIONS_FILE`);
+    return token;
+  };
 }

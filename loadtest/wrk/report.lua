@@ -1,10 +1,13 @@
 -- Shared by the wrk scripts: number the threads (global `tid` in each, from
--- 0, for scripts that split their work between threads), and print one JSON
--- line with the run's figures.
+-- 0, for scripts that split their work between threads; `wrk_threads` lists
+-- them for a script's own done()), and print one JSON line with the run's
+-- figures.
 local threads = 0
+wrk_threads = {}
 function setup(thread)
   thread:set("tid", threads)
   threads = threads + 1
+  wrk_threads[#wrk_threads + 1] = thread
 end
 
 function done(summary, latency, requests)

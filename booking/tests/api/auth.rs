@@ -62,25 +62,53 @@ async fn missing_malformed_foreign_and_expired_tokens_are_unauthenticated() {
 }
 
 #[tokio::test]
-async fn a_queue_ticket_cannot_book() {
+async fn a_queue_ticket_is_never_accepted_and_a_session_cannot_book() {
     let app = spawn_app().await;
     let user = app.create_user("Waiting").await;
     let (concert, schedule) = app.create_concert(10_000).await;
+    // A queue ticket proves a browser waited, not who the user is: 401
+    // everywhere, the user level included.
     let ticket = app.ticket(user, concert);
     assert_problem(
         app.hold_seat(&ticket, schedule, 1).await,
+        401,
+        "UNAUTHENTICATED",
+    )
+    .await;
+    assert_problem(
+        app.get(&format!("/v1/users/{user}/balance"), &ticket).await,
+        401,
+        "UNAUTHENTICATED",
+    )
+    .await;
+    assert_problem(
+        app.charge(&ticket, user, 100, None).await,
+        401,
+        "UNAUTHENTICATED",
+    )
+    .await;
+    // A session token is the user level only: booking needs admission.
+    let session = app.session(user);
+    assert_problem(
+        app.hold_seat(&session, schedule, 1).await,
         403,
         "NOT_ADMITTED",
     )
     .await;
     let seats = app
-        .get(&format!("/v1/schedules/{schedule}/seats"), &ticket)
+        .get(&format!("/v1/schedules/{schedule}/seats"), &session)
         .await;
     assert_problem(seats, 403, "NOT_ADMITTED").await;
     let schedules = app
-        .get(&format!("/v1/concerts/{concert}/schedules"), &ticket)
+        .get(&format!("/v1/concerts/{concert}/schedules"), &session)
         .await;
     assert_problem(schedules, 403, "NOT_ADMITTED").await;
+    assert_eq!(
+        app.get(&format!("/v1/users/{user}/balance"), &session)
+            .await
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -134,7 +162,7 @@ async fn a_token_of_another_concert_is_forbidden() {
 async fn balances_belong_to_their_user() {
     let app = spawn_app().await;
     let users = app.create_users(2).await;
-    let token = app.ticket(users[0], 1);
+    let token = app.session(users[0]);
     let own = app
         .get(&format!("/v1/users/{}/balance", users[0]), &token)
         .await;
@@ -161,7 +189,7 @@ async fn balances_belong_to_their_user() {
 #[tokio::test]
 async fn admin_endpoints_need_the_admin_token() {
     let app = spawn_app().await;
-    let body = json!({ "name": "Mallory" });
+    let body = json!({ "name": "Mallory", "password": "long enough" });
     let wrong = app.post("/v1/admin/users", "guess", &body).await;
     assert_problem(wrong, 403, "FORBIDDEN").await;
     let none = app
@@ -172,9 +200,9 @@ async fn admin_endpoints_need_the_admin_token() {
         .await
         .unwrap();
     assert_problem(none, 403, "FORBIDDEN").await;
-    let ticket = app.ticket(1, 1);
+    let session = app.session(1);
     assert_problem(
-        app.post("/v1/admin/users", &ticket, &body).await,
+        app.post("/v1/admin/users", &session, &body).await,
         403,
         "FORBIDDEN",
     )

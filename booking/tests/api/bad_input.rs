@@ -87,7 +87,7 @@ async fn a_one_megabyte_body_is_payload_too_large() {
 async fn bad_paths_queries_amounts_and_keys_are_invalid_requests() {
     let app = spawn_app().await;
     let user = app.create_user("Typo").await;
-    let token = app.ticket(user, 1);
+    let token = app.session(user);
     for path in [
         "/v1/schedules/abc/seats".to_owned(),
         "/v1/schedules/0/seats".to_owned(),
@@ -155,9 +155,7 @@ async fn the_balance_cannot_overflow() {
         .execute(&app.db)
         .await
         .unwrap();
-    let response = app
-        .charge(&app.ticket(user, 1), user, 10_000_000, None)
-        .await;
+    let response = app.charge(&app.session(user), user, 10_000_000, None).await;
     assert_problem(response, 400, "INVALID_REQUEST").await;
     assert_eq!(app.balance_of(user).await, 999_999_999_999);
 }

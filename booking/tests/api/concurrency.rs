@@ -176,7 +176,7 @@ async fn a_hundred_concurrent_payments_with_one_idempotency_key_debit_once() {
 async fn a_thousand_concurrent_charges_all_land_in_the_ledger() {
     let app = spawn_app().await;
     let user = app.create_user("Saver").await;
-    let token = app.ticket(user, 1);
+    let token = app.session(user);
     let mut requests = JoinSet::new();
     for _ in 0..1000 {
         let (client, url, token) = (

@@ -1,24 +1,27 @@
 //! `spawn_app()`: the real booking service on port 0, against a fresh
 //! Postgres database, a random Redis key prefix and a real HTTP JWKS endpoint
-//! publishing the test signer's key, with typed helpers for the tests.
+//! publishing the test signer's key (standing in for the gateway), with its
+//! session key given through `SESSION_PRIVATE_KEY_FILE`, and typed helpers
+//! for the tests.
 
 use std::path::Path;
 use std::time::Duration;
 
-use axum::routing::get;
 use booking::settings::CorsOrigins;
 use booking::{Application, Settings};
 use redis::aio::ConnectionManager;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use shared::ids::{ConcertId, UserId};
-use shared::infra::active_set_key;
-use shared::testing::{TcpProxy, fresh_database, random_prefix, redis_url};
-use shared::tokens::{Audience, Claims, Jwks, Signer, encode};
+use shared::infra::{active_set_key, user_tickets_key};
+use shared::testing::{TcpProxy, fresh_database, random_prefix, redis_url, serve_jwks};
+use shared::tokens::{Audience, Claims, Jwks, SessionClaims, Signer, encode, encode_session};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token";
+/// The password of users made by [`TestApp::create_user`].
+pub const PASSWORD: &str = "correct horse battery";
 
 pub struct TestApp {
     pub address: String,
@@ -26,7 +29,11 @@ pub struct TestApp {
     pub db: PgPool,
     pub redis: ConnectionManager,
     pub prefix: String,
+    /// Signs access tokens and tickets, as the gateway would.
     pub signer: Signer,
+    /// Booking's session key (the file `SESSION_PRIVATE_KEY_FILE` names).
+    pub session_signer: Signer,
+    pub settings: Settings,
 }
 
 /// Knobs a test may turn before the service starts.
@@ -63,8 +70,16 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let migrations = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
     let (database_url, db) = fresh_database(&migrations).await;
     let signer = Signer::generate();
-    let jwks_url = serve_jwks(&signer).await;
+    let jwks_url = serve_jwks(Jwks {
+        keys: vec![signer.jwk()],
+    })
+    .await;
     let prefix = random_prefix();
+    let data_dir = std::env::temp_dir().join(format!("booking-test-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&data_dir).expect("a data directory");
+    let session_signer = Signer::generate();
+    let session_key = data_dir.join("session-key.pem");
+    std::fs::write(&session_key, session_signer.to_pkcs8_pem()).expect("write the session key");
     let settings = Settings {
         database_url: with_port(&database_url, options.postgres_proxy).into(),
         database_max_connections: 20,
@@ -82,12 +97,11 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         sweep_interval: options.sweep_interval,
         max_concurrent_requests: 256,
         audit_interval: Duration::from_secs(1),
+        session_ttl: Duration::from_secs(3600),
+        session_private_key_file: Some(session_key),
+        data_dir,
     };
-    let app = Application::build(settings)
-        .await
-        .expect("the application builds");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until(std::future::pending()));
+    let address = start(settings.clone()).await;
     let redis = shared::infra::connect_redis(&redis_url(), Duration::from_secs(5))
         .await
         .expect("Redis is reachable for tests");
@@ -102,7 +116,18 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         redis,
         prefix,
         signer,
+        session_signer,
+        settings,
     }
+}
+
+async fn start(settings: Settings) -> String {
+    let app = Application::build(settings)
+        .await
+        .expect("the application builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until(std::future::pending()));
+    address
 }
 
 /// A proxy in front of the test Postgres or Redis server.
@@ -122,26 +147,6 @@ fn authority(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     let rest = rest.rsplit_once('@').map_or(rest, |(_, rest)| rest);
     rest.split('/').next().unwrap_or(rest).to_owned()
-}
-
-/// A tiny HTTP server publishing `signer`'s public key as a JWKS.
-async fn serve_jwks(signer: &Signer) -> String {
-    let jwks = Jwks {
-        keys: vec![signer.jwk()],
-    };
-    let router = axum::Router::new().route(
-        "/.well-known/jwks.json",
-        get(move || {
-            let jwks = jwks.clone();
-            async move { axum::Json(jwks) }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the JWKS server");
-    let port = listener.local_addr().expect("JWKS address").port();
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    format!("http://127.0.0.1:{port}/.well-known/jwks.json")
 }
 
 /// An access token of `user` for `concert`, admitted (in the active set).
@@ -170,23 +175,60 @@ impl TestApp {
         (encode(&self.signer, &claims), ticket_id)
     }
 
+    /// Another booking process on the same database, Redis prefix and keys
+    /// (a replica behind the load balancer); returns its address.
+    pub async fn replica(&self) -> String {
+        start(self.settings.clone()).await
+    }
+
+    /// A session token of `user`, as a login would answer it (signed with
+    /// booking's session key, a fresh `jti`, an hour long).
+    pub fn session(&self, user: i64) -> String {
+        let now = shared::unix_now();
+        let claims = SessionClaims {
+            user_id: UserId::new(user).expect("a user id"),
+            session_id: Some(Uuid::new_v4().to_string()),
+            issued_at: now,
+            expires_at: now + 3600,
+        };
+        encode_session(&self.session_signer, &claims)
+    }
+
+    /// Log in through the API.
+    pub async fn login(&self, user: i64, password: &str) -> Response {
+        self.client
+            .post(self.url("/v1/sessions"))
+            .json(&json!({ "user_id": user, "password": password }))
+            .send()
+            .await
+            .expect("POST /v1/sessions")
+    }
+
     /// A queue ticket (not an access token).
     pub fn ticket(&self, user: i64, concert: i64) -> String {
         self.token(user, concert, Audience::Queue).0
     }
 
-    /// An access token whose ticket is in the concert's active set.
+    /// An access token whose ticket is in the concert's active set, and is
+    /// the user's ticket of that queue (as the gateway's admission leaves it).
     pub async fn admit(&self, user: i64, concert: i64) -> Access {
         let (token, ticket_id) = self.token(user, concert, Audience::Booking);
         let session_end_ms = (shared::unix_now() + 600) * 1000;
-        let key = active_set_key(&self.prefix, ConcertId::new(concert).expect("a concert id"));
-        let _: i64 = redis::cmd("ZADD")
-            .arg(key)
+        let concert = ConcertId::new(concert).expect("a concert id");
+        let () = redis::pipe()
+            .cmd("ZADD")
+            .arg(active_set_key(&self.prefix, concert))
             .arg(session_end_ms)
             .arg(ticket_id.to_string())
+            .ignore()
+            .cmd("HSET")
+            .arg(user_tickets_key(&self.prefix, concert))
+            .arg(user)
+            .arg(ticket_id.to_string())
+            .ignore()
             .query_async(&mut self.redis.clone())
             .await
-            .expect("ZADD");
+            .expect("ZADD + HSET");
         Access { token, ticket_id }
     }
 
@@ -224,10 +266,13 @@ impl TestApp {
         self.post(path, ADMIN_TOKEN, body).await
     }
 
-    /// A user created through the admin API.
+    /// A user created through the admin API, with the password [`PASSWORD`].
     pub async fn create_user(&self, name: &str) -> i64 {
         let response = self
-            .admin_post("/v1/admin/users", &json!({ "name": name }))
+            .admin_post(
+                "/v1/admin/users",
+                &json!({ "name": name, "password": PASSWORD }),
+            )
             .await;
         assert_eq!(response.status(), StatusCode::CREATED);
         let body: Value = response.json().await.expect("user JSON");
@@ -310,7 +355,7 @@ impl TestApp {
 
     /// Add `amount` to `user`'s balance through the API (and so the ledger).
     pub async fn fund(&self, user: i64, amount: i64) {
-        let response = self.charge(&self.ticket(user, 1), user, amount, None).await;
+        let response = self.charge(&self.session(user), user, amount, None).await;
         assert_eq!(response.status(), StatusCode::OK);
     }
 

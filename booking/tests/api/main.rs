@@ -12,3 +12,4 @@ mod idempotency;
 mod metrics;
 mod outages;
 mod payments;
+mod sessions;

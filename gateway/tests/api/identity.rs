@@ -56,8 +56,14 @@ async fn a_join_needs_a_valid_session_and_takes_its_user_from_it() {
     for (token, what) in [
         (None, "no token"),
         (Some("garbage".to_owned()), "garbage"),
-        (Some(stranger.session(b)), "a key the identity provider does not publish"),
-        (Some(ticket_of_a.clone()), "a queue ticket instead of a session"),
+        (
+            Some(stranger.session(b)),
+            "a key the identity provider does not publish",
+        ),
+        (
+            Some(ticket_of_a.clone()),
+            "a queue ticket instead of a session",
+        ),
         (Some(expired), "an expired session"),
         (Some(other_issuer), "another issuer"),
     ] {
@@ -155,13 +161,23 @@ async fn another_oidc_style_issuer_can_be_the_identity_provider() {
         )
     };
     let (status, body) = app
-        .join_with(concert, Some(&id_token(json!(["web", "tickets"]), "77")), &json!({}))
+        .join_with(
+            concert,
+            Some(&id_token(json!(["web", "tickets"]), "77")),
+            &json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     for (token, what) in [
         (id_token(json!("web"), "77"), "another audience"),
-        (id_token(json!("tickets"), "fan@example.com"), "a non-numeric subject"),
-        (app.identity.session(77), "booking's issuer, not the configured one"),
+        (
+            id_token(json!("tickets"), "fan@example.com"),
+            "a non-numeric subject",
+        ),
+        (
+            app.identity.session(77),
+            "booking's issuer, not the configured one",
+        ),
     ] {
         let (status, body) = app.join_with(concert, Some(&token), &json!({})).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {body}");

@@ -1,6 +1,8 @@
 // What the browser tests share: the services under test (from the
 // environment set by scripts/browser-tests.sh), launching Debian's
-// chromium, and small steps of the fan's journey.
+// chromium, small steps of the fan's journey, and waits for what a test
+// asserts (the page changes after an action, never at once: read it only
+// once it shows the expected state).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -25,6 +27,9 @@ export const env = {
   chromium: process.env.CHROMIUM || '/usr/bin/chromium',
   screenshots: process.env.SCREENSHOT_DIR || path.resolve('screenshots'),
 };
+
+/** The password of the demo users 1..10 (`booking seed`). */
+export const DEMO_PASSWORD = 'concert-demo';
 
 export const DESKTOP = { width: 1280, height: 860 };
 export const PHONE = { width: 390, height: 844 };
@@ -79,10 +84,28 @@ export async function shot(page, name) {
   await page.screenshot({ path: path.join(env.screenshots, `${name}.png`), fullPage: true });
 }
 
-/** Open a concert's page and join its queue as `userId`. */
+/** Fill the login form that is on screen and submit it. */
+export async function logIn(page, userId, password = DEMO_PASSWORD) {
+  await page.locator('#view-login').waitFor({ state: 'visible' });
+  await page.getByLabel('User id').fill(String(userId));
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+}
+
+/** Log in from the login page; lands on the concert list. */
+export async function logInAt(page, gateway, userId, password = DEMO_PASSWORD) {
+  await page.goto(`${gateway}/#/login`);
+  await logIn(page, userId, password);
+  await page.locator('#view-concerts').waitFor({ state: 'visible' });
+  await textOf(page.locator('#who-name'), new RegExp(`^User ${userId}$`));
+}
+
+/** Open a concert's page, log in through the form, and join its queue as `userId`. */
 export async function join(page, gateway, concert, userId) {
   await page.goto(`${gateway}/#/concerts/${concert}`);
-  await page.getByLabel('Your user id').fill(String(userId));
+  await logIn(page, userId);
+  await page.locator('#view-join').waitFor({ state: 'visible' });
+  await textOf(page.locator('#join-who'), new RegExp(`^User ${userId}$`));
   await page.getByRole('button', { name: 'Join the queue' }).click();
 }
 
@@ -102,9 +125,45 @@ export async function pickFirstDate(page) {
 
 export const seat = (page, n) => page.locator(`#seat-map button[data-seat="${n}"]`);
 
-export async function noticeText(page) {
-  await page.locator('#notice').waitFor({ state: 'visible' });
-  return page.locator('#notice-text').textContent();
+/** Wait until the visible notice says `pattern`; returns its text. */
+export async function noticeText(page, pattern, { timeout = 15_000 } = {}) {
+  await page.locator('#notice').waitFor({ state: 'visible', timeout });
+  return textOf(page.locator('#notice-text'), pattern, { timeout });
+}
+
+/** Wait until the first element of `locator` has a text matching `pattern`; returns the text. */
+export async function textOf(locator, pattern, { timeout = 15_000 } = {}) {
+  const first = locator.first();
+  await first.waitFor({ state: 'attached', timeout });
+  await until(async () => pattern.test((await first.textContent()) ?? ''), {
+    timeout,
+    what: () => `text of ${first} to match ${pattern}`,
+  });
+  return first.textContent();
+}
+
+/** Wait until an attribute of the first element of `locator` matches `pattern`; returns it. */
+export async function attributeOf(locator, name, pattern, { timeout = 15_000 } = {}) {
+  const first = locator.first();
+  await first.waitFor({ state: 'attached', timeout });
+  await until(async () => pattern.test((await first.getAttribute(name)) ?? ''), {
+    timeout,
+    what: () => `${name} of ${first} to match ${pattern}`,
+  });
+  return first.getAttribute(name);
+}
+
+/**
+ * Wait for a condition outside the page's own events (a service's answer, a
+ * DOM read): check it every 50 ms until it holds, fail after `timeout`.
+ */
+export async function until(check, { timeout = 15_000, what = () => 'a condition' } = {}) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what()}`);
+    await new Promise((resolve) => { setTimeout(resolve, 50); });
+  }
 }
 
 export function sql(database, query) {
@@ -122,6 +181,18 @@ export async function api(base, pathname, { method = 'GET', body, token } = {}) 
   });
   const text = await response.text();
   return { status: response.status, body: text ? JSON.parse(text) : null };
+}
+
+/** A session token of `userId` from booking's login endpoint. */
+export async function apiLogIn(booking, userId, password = DEMO_PASSWORD) {
+  const r = await api(booking, '/v1/sessions', { method: 'POST', body: { user_id: userId, password } });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  return r.body.session_token;
+}
+
+/** The stored state of the fan's concert in the page (its queue ticket, access token, hold). */
+export function stored(page, userId, concert) {
+  return page.evaluate(([u, c]) => JSON.parse(localStorage.getItem(`tickets.user.${u}.concert.${c}`)), [userId, concert]);
 }
 
 /** Change a concert's queue settings with the admin endpoint. */

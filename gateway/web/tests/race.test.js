@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  env, launch, fan, join, waitAdmitted, pickFirstDate, seat, shot, sql, checkPolicy, PHONE,
+  env, launch, fan, join, waitAdmitted, pickFirstDate, seat, shot, sql, checkPolicy, textOf, attributeOf, PHONE,
 } from './helpers.js';
 
 let browser;
@@ -20,7 +20,7 @@ test('two fans hold the same seat at once: one wins, the other is told', { timeo
   assert.equal(schedules[0], schedules[1]);
   for (const page of pages) {
     await seat(page, SEAT).click();
-    assert.equal(await seat(page, SEAT).getAttribute('aria-pressed'), 'true');
+    await attributeOf(seat(page, SEAT), 'aria-pressed', /^true$/);
   }
 
   await Promise.all(pages.map((page) => page.getByRole('button', { name: `Hold seat ${SEAT}` }).click()));
@@ -32,11 +32,11 @@ test('two fans hold the same seat at once: one wins, the other is told', { timeo
   assert.deepEqual([...outcomes].sort(), ['checkout', 'taken'], `outcomes: ${outcomes}`);
 
   const loser = pages[outcomes.indexOf('taken')];
-  assert.match(await loser.locator('#notice-text').textContent(),
+  await textOf(loser.locator('#notice-text'),
     new RegExp(`seat ${SEAT} was just taken by someone else\\. The map is refreshed`));
-  assert.match(await seat(loser, SEAT).getAttribute('aria-label'), new RegExp(`^Seat ${SEAT}, held, `));
-  assert.equal(await seat(loser, SEAT).getAttribute('aria-pressed'), 'false');
-  assert.ok(await loser.locator('#view-seats').isVisible());
+  await attributeOf(seat(loser, SEAT), 'aria-label', new RegExp(`^Seat ${SEAT}, held, `));
+  await attributeOf(seat(loser, SEAT), 'aria-pressed', /^false$/);
+  await loser.locator('#view-seats').waitFor({ state: 'visible' });
   // The map keeps refreshing from booking and still shows the seat held.
   const updated = await loser.locator('#seats-updated').getAttribute('datetime');
   await loser.waitForFunction(
@@ -48,7 +48,7 @@ test('two fans hold the same seat at once: one wins, the other is told', { timeo
   await shot(loser, 'seat-map-phone');
 
   const winner = pages[outcomes.indexOf('checkout')];
-  assert.equal(await winner.locator('#checkout-seat').textContent(), `Seat ${SEAT}`);
+  await textOf(winner.locator('#checkout-seat'), new RegExp(`^Seat ${SEAT}$`));
   const holders = sql(env.database, `
     select count(*) from reservations
     where schedule_id = ${schedules[0]} and seat_number = ${SEAT} and status = 'held'`);
