@@ -10,7 +10,10 @@
 # debug binaries, then starts two gateway + booking pairs of its own on free
 # ports, each with a fresh database (seeded with the demo data) and its own
 # Redis key prefix: one with the normal hold time, one with a short
-# HOLD_TTL_SECS for the hold-expiry test. Everything it started is stopped and
+# HOLD_TTL_SECS for the hold-expiry test. Each gateway verifies session
+# tokens with its own booking's keys (IDENTITY_JWKS_URL); each pair keeps its
+# signing keys in its own DATA_DIR. The demo users log in with the password
+# concert-demo. Everything it started is stopped and
 # dropped at the end; the exit status is the tests'.
 #
 #   CHROMIUM (/usr/bin/chromium)   the browser to drive
@@ -94,11 +97,11 @@ start_pair() {
   local gateway="http://127.0.0.1:$gport" booking="http://127.0.0.1:$bport"
   env DATABASE_URL="$url" REDIS_KEY_PREFIX="$prefix" ADMIN_TOKEN="$admin_token" RUST_LOG=info \
     GATEWAY_ADDR="127.0.0.1:$gport" DATA_DIR="$work/$name-data" QUEUE_TICK_MS=200 \
-    BOOKING_PUBLIC_URL="$booking" \
+    BOOKING_PUBLIC_URL="$booking" IDENTITY_JWKS_URL="$booking/.well-known/jwks.json" \
     target/debug/gateway >"$work/$name-gateway.log" 2>&1 &
   pids+=($!)
   env DATABASE_URL="$url" REDIS_KEY_PREFIX="$prefix" ADMIN_TOKEN="$admin_token" RUST_LOG=info \
-    BOOKING_ADDR="127.0.0.1:$bport" JWKS_URL="$gateway/.well-known/jwks.json" \
+    BOOKING_ADDR="127.0.0.1:$bport" JWKS_URL="$gateway/.well-known/jwks.json" DATA_DIR="$work/$name-data" \
     HOLD_TTL_SECS="$hold" CORS_ALLOWED_ORIGINS="$gateway" \
     target/debug/booking >"$work/$name-booking.log" 2>&1 &
   pids+=($!)

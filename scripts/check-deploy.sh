@@ -63,6 +63,7 @@ log "Kubernetes manifests"
 cp -r deploy/k8s "$work/k8s"
 secrets="$work/k8s/overlays/production/secrets"
 printf '%s' 'placeholder key' >"$secrets/signing-key.pem"
+printf '%s' 'placeholder key' >"$secrets/session-key.pem"
 printf '%s' 'postgres://user:password@postgres:5432/ticketing' >"$secrets/database-url"
 printf '%s' 'placeholder-admin-token' >"$secrets/admin-token"
 for target in base overlays/production; do

@@ -135,22 +135,24 @@ export async function noticeText(page, pattern, { timeout = 15_000 } = {}) {
 export async function textOf(locator, pattern, { timeout = 15_000 } = {}) {
   const first = locator.first();
   await first.waitFor({ state: 'attached', timeout });
-  await until(async () => pattern.test((await first.textContent()) ?? ''), {
+  let seen = '';
+  await until(async () => pattern.test(seen = (await first.textContent()) ?? ''), {
     timeout,
-    what: () => `text of ${first} to match ${pattern}`,
+    what: () => `text of ${first} to match ${pattern} (it reads ${JSON.stringify(seen)})`,
   });
-  return first.textContent();
+  return seen;
 }
 
 /** Wait until an attribute of the first element of `locator` matches `pattern`; returns it. */
 export async function attributeOf(locator, name, pattern, { timeout = 15_000 } = {}) {
   const first = locator.first();
   await first.waitFor({ state: 'attached', timeout });
-  await until(async () => pattern.test((await first.getAttribute(name)) ?? ''), {
+  let seen = '';
+  await until(async () => pattern.test(seen = (await first.getAttribute(name)) ?? ''), {
     timeout,
-    what: () => `${name} of ${first} to match ${pattern}`,
+    what: () => `${name} of ${first} to match ${pattern} (it reads ${JSON.stringify(seen)})`,
   });
-  return first.getAttribute(name);
+  return seen;
 }
 
 /**
