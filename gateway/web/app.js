@@ -245,7 +245,7 @@
           ? `Your balance is ${krw(context.balance)}, ${krw(context.shortfall)} short of the price. Top up below, then pay.`
           : 'Your balance is too low for this seat. Top up below, then pay.';
       case 'HOLD_LIMIT_REACHED':
-        return 'You already hold or own the most seats one person may have for this date.';
+        return 'You already hold or own the most seats one person may have for this date. Pay for or release a held seat before picking another.';
       case 'ALREADY_PAID':
         return 'This seat is already paid for — it is yours.';
       case 'NOT_ADMITTED':
@@ -257,7 +257,7 @@
       case 'USER_NOT_FOUND':
         return 'We could not find your account any more. Please log in again.';
       case 'CONCERT_NOT_FOUND':
-        return 'This concert is not on sale.';
+        return 'This concert is not on sale. Please pick another concert from the list.';
       case 'SCHEDULE_NOT_FOUND':
         return 'That date is not on sale any more. Please pick another date.';
       case 'SEAT_NOT_FOUND':
@@ -270,6 +270,10 @@
         return 'Your request is still being processed. Please wait a moment.';
       case 'INVALID_REQUEST':
         return 'That request was not valid. Please check what you entered.';
+      case 'PAYLOAD_TOO_LARGE':
+        return 'That request was too large to send. Please reload the page and try again.';
+      case 'IDEMPOTENCY_KEY_REUSED':
+        return 'This page sent a request that clashes with an earlier one, so nothing was changed. Please reload the page and try again.';
       default:
         return `Something went wrong (${err.code}). Please try again.`;
     }
@@ -522,7 +526,7 @@
     button.disabled = false;
     const until = login ? shortTimeFormat.format(new Date(login.expiresAt)) : '';
     go('#/login', revoked
-      ? { text: 'You are logged out. Your places in line and holds are no longer kept in this browser.', kind: 'ok' }
+      ? { text: 'You are logged out. To buy tickets again, log in below.', kind: 'ok' }
       : {
         text: `You are logged out in this browser, but we could not reach the ticket service to end the login everywhere; it ends by itself at ${until}.`,
         kind: 'info',

@@ -42,6 +42,28 @@ fn bench(c: &mut Criterion) {
         })
     });
 
+    let session = tokens::SessionClaims {
+        user_id: UserId::new(42).unwrap(),
+        session_id: Some(uuid::Uuid::new_v4().to_string()),
+        issued_at: now,
+        expires_at: now + 3600,
+    };
+    let policy = tokens::IdentityPolicy::default();
+    let session_token = tokens::encode_session(&signer, &session);
+    c.bench_function("verify/session", |b| {
+        b.iter(|| tokens::verify_session(black_box(&session_token), &keys, &policy, now).unwrap())
+    });
+    let sessions = VerifiedCache::<tokens::SessionClaims>::new(1024);
+    c.bench_function("verify/session-cached", |b| {
+        b.iter(|| {
+            sessions
+                .get_or_verify(black_box(&session_token), now, || {
+                    tokens::verify_session(&session_token, &keys, &policy, now)
+                })
+                .unwrap()
+        })
+    });
+
     let pem = signer.to_pkcs8_pem();
     let enc = EncodingKey::from_ed_pem(pem.as_bytes()).unwrap();
     let dec = DecodingKey::from_ed_der(signer.verifying_key().as_bytes());
