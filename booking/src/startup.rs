@@ -74,6 +74,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let signer = sessions::load_signer(&settings)
             .context("loading the session signing key (SESSION_PRIVATE_KEY_FILE or DATA_DIR)")?;
+        tracing::info!(kid = signer.kid(), "signing session tokens with this key");
         let keys = Arc::new(KeySet::new([signer.verifying_key()]));
         let sessions = SessionAuth {
             verifier: SessionVerifier::new(

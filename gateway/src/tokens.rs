@@ -50,6 +50,11 @@ impl TokenService {
             .iter()
             .map(|p| tokens::load_public_key_pem(p).map_err(anyhow::Error::msg))
             .collect::<anyhow::Result<Vec<_>>>()?;
+        tracing::info!(
+            kid = signer.kid(),
+            previous = previous.len(),
+            "signing queue tickets and access tokens with this key"
+        );
         Ok(Self::new(signer, previous))
     }
 

@@ -57,7 +57,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function("verify/session-cached", |b| {
         b.iter(|| {
             sessions
-                .get_or_verify(black_box(&session_token), now, || {
+                .get_or_verify(black_box(&session_token), &keys, now, || {
                     tokens::verify_session(&session_token, &keys, &policy, now)
                 })
                 .unwrap()

@@ -81,7 +81,7 @@ impl SessionVerifier {
                     .map_err(|e| SessionError::Keys(e.to_string()))?
             }
         };
-        let claims = self.verified.get_or_verify(token, now, || {
+        let claims = self.verified.get_or_verify(token, &keys, now, || {
             verify_session(token, &keys, &self.policy, now)
         })?;
         if let Some(id) = &claims.session_id

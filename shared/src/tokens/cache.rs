@@ -4,15 +4,18 @@
 //! ticket, so verifying the Ed25519 signature each time would spend most of
 //! the CPU on work already done. The cache is keyed by the exact token string
 //! (any change to header, payload or signature is a different key and goes
-//! through full verification), honours `exp` on every hit, and forgets entries
-//! after `max_age` so that removing a key from the key set takes effect soon.
-//! It holds gateway [`Claims`] or [`SessionClaims`] alike.
+//! through full verification), honours `exp` on every hit, and answers a hit
+//! only while the token's `kid` is still in the key set it is checked
+//! against, so a key removed from a JWKS stops its tokens as soon as the
+//! JWKS is refetched (at most 60 s: API.md, Tokens). Entries are also
+//! forgotten after `max_age`. It holds gateway [`Claims`] or
+//! [`SessionClaims`] alike.
 
 use std::time::{Duration, Instant};
 
 use quick_cache::sync::Cache;
 
-use super::{Audience, Claims, KeySet, SessionClaims, TokenError, verify};
+use super::{Audience, Claims, KeySet, SessionClaims, TokenError, peek_kid, verify};
 
 /// Claims that end at an `exp` (Unix seconds).
 pub trait Expiring {
@@ -33,7 +36,8 @@ impl Expiring for SessionClaims {
 
 /// Verified claims by exact token string, at most `capacity` of them.
 pub struct VerifiedCache<C = Claims> {
-    entries: Cache<String, (C, Instant)>,
+    /// Token → (claims, when verified, the `kid` that verified it).
+    entries: Cache<String, (C, Instant, String)>,
     max_age: Duration,
 }
 
@@ -46,26 +50,29 @@ impl<C: Clone + Expiring> VerifiedCache<C> {
     }
 
     /// The claims of `token`: from the cache when it was verified less than
-    /// a minute ago and has not expired at `now` (Unix seconds), else from
-    /// `verify`, whose success is remembered.
+    /// a minute ago, its key is still in `keys` and it has not expired at
+    /// `now` (Unix seconds); else from `verify` (which must check it against
+    /// `keys`), whose success is remembered.
     pub fn get_or_verify(
         &self,
         token: &str,
+        keys: &KeySet,
         now: i64,
         verify: impl FnOnce() -> Result<C, TokenError>,
     ) -> Result<C, TokenError> {
-        if let Some((claims, at)) = self.entries.get(token) {
+        if let Some((claims, at, kid)) = self.entries.get(token) {
             if claims.expires_at() <= now {
                 self.entries.remove(token);
                 return Err(TokenError::Expired);
             }
-            if at.elapsed() < self.max_age {
+            if at.elapsed() < self.max_age && keys.get(&kid).is_some() {
                 return Ok(claims);
             }
         }
         let claims = verify()?;
+        let kid = peek_kid(token)?;
         self.entries
-            .insert(token.to_owned(), (claims.clone(), Instant::now()));
+            .insert(token.to_owned(), (claims.clone(), Instant::now(), kid));
         Ok(claims)
     }
 }
@@ -79,7 +86,7 @@ impl VerifiedCache<Claims> {
         accepted: &[Audience],
         now: i64,
     ) -> Result<Claims, TokenError> {
-        let claims = self.get_or_verify(token, now, || verify(token, keys, accepted, now))?;
+        let claims = self.get_or_verify(token, keys, now, || verify(token, keys, accepted, now))?;
         if accepted.contains(&claims.audience) {
             Ok(claims)
         } else {

@@ -455,3 +455,22 @@ fn a_foreign_identity_provider_with_an_audience_array_works() {
         Err(TokenError::Subject)
     );
 }
+
+#[test]
+fn a_cached_token_is_refused_once_its_key_leaves_the_set() {
+    let retired = Signer::generate();
+    let current = Signer::generate();
+    let both = KeySet::new([retired.verifying_key(), current.verifying_key()]);
+    let only_current = KeySet::new([current.verifying_key()]);
+    let cache = VerifiedCache::new(16);
+    let token = encode(&retired, &claims(Audience::Booking, 1_000));
+    assert!(cache.verify(&token, &both, &[Audience::Booking], 1_000).is_ok());
+    assert_eq!(
+        cache.verify(&token, &only_current, &[Audience::Booking], 1_001),
+        Err(TokenError::UnknownKid),
+        "the cached answer must not outlive the key"
+    );
+    let fresh = encode(&current, &claims(Audience::Booking, 1_000));
+    assert!(cache.verify(&fresh, &both, &[Audience::Booking], 1_000).is_ok());
+    assert!(cache.verify(&fresh, &only_current, &[Audience::Booking], 1_001).is_ok());
+}
