@@ -82,6 +82,13 @@ psql -h 127.0.0.1 -U postgres -d postgres -qc "drop database if exists $DB with 
 target/release/booking migrate
 log "seeding: 200,000 users, concerts for holds (2,000 dates), the flash sale (4 dates), the queue"
 psql -q "$DATABASE_URL" -f loadtest/seed.sql >/dev/null
+if [ -n "${BEFORE:-}" ]; then
+  # The earlier gateway's join.lua names users in the body and that gateway
+  # answers 404 for a user it does not know: enough users for its full-speed
+  # joins (300,000 per wrk thread, 200,001..800,000).
+  log "seeding 600,000 more users for the earlier gateway's joins"
+  q "insert into users (name) select 'fan ' || g from generate_series(200001, 800000) g; analyze users" >/dev/null
+fi
 
 # The session-token key: both bookings sign with it and publish it in their
 # JWKS; `mint` signs tokens for a range of user ids with it.
@@ -158,14 +165,35 @@ profile() { # name pid
     perf record -F 499 -g -p "$2" -o "$PROFILE/$1.perf.data" -- sleep "$SECS" >/dev/null 2>&1 &
   fi
 }
+# The service's answers other than 2xx so far (its /metrics; none for the
+# baseline): "route method status count" lines.
+statuses() {
+  { curl -fs "$1/metrics" 2>/dev/null || true; } | awk -F'[{}]' '/^http_requests_total\{/ && !/status="2/ {
+    split($3, v, " "); print $2, v[1] }'
+}
 wrk_run() { # name pid url script
   log "wrk: $1"
-  local before after line s_before s_after
+  local before after line s_before s_after origin codes_before
+  origin=$(sed -E 's#^(https?://[^/]+).*#\1#' <<<"$3"); codes_before=$(statuses "$origin")
   profile "$1" "$2"; before=$(cpu_ms "$2"); s_before=$(stores_ms)
   line=$(wrk -t2 -c"${CONNECTIONS:-50}" -d"$DURATION" -s "$WRK_DIR/$4" "$3" 2>"$work/$1.wrk-err" | grep '^{')
-  if [ -s "$work/$1.wrk-err" ]; then sed "s/^/[loadtest] wrk $1: /" "$work/$1.wrk-err" >&2; fi
   after=$(cpu_ms "$2"); s_after=$(stores_ms)
+  if [ -s "$work/$1.wrk-err" ]; then sed "s/^/[loadtest] wrk $1: /" "$work/$1.wrk-err" >&2; fi
   record "$1" "$2" "$before" "$after" "$line" "$s_before" "$s_after"
+  # wrk counts every non-2xx answer as an error: say which ones they were.
+  if ! grep -q '"errors":0[,}]' <<<"$line"; then
+    fact "$1: answers other than 2xx during the run (labels, count)" "$(python3 -c '
+import sys
+def parse(text):
+    out = {}
+    for line in text.splitlines():
+        labels, _, n = line.rpartition(" ")
+        out[labels] = float(n)
+    return out
+a, b = parse(sys.argv[1]), parse(sys.argv[2])
+print("; ".join(f"{k.replace(chr(34), chr(39))} {int(v - a.get(k, 0))}" for k, v in b.items() if v > a.get(k, 0)) or "none seen in the service metrics (transport errors)")
+' "$codes_before" "$(statuses "$origin")")"
+  fi
 }
 k6_run() { # name pid script env...
   local name=$1 pid=$2 script=$3; shift 3
@@ -214,9 +242,9 @@ wrk_run baseline-as-poll "$base_pid" http://127.0.0.1:8090/ poll.lua
 [ -z "${BEFORE:-}" ] || TICKETS_FILE="$work/tickets-before" WRK_DIR="$BEFORE/loadtest/wrk" \
   wrk_run poll-before "$gw_before_pid" "$GW_BEFORE/v1/concerts/3/queue/status" poll.lua
 wrk_run poll "$gw_pid" "$GW/v1/concerts/3/queue/status" poll.lua
-# Its own join.lua: users 1001.. in the body (they exist in the database,
-# which that gateway checked).
-[ -z "${BEFORE:-}" ] || WRK_DIR="$BEFORE/loadtest/wrk" JOIN_FIRST_USER=1001 JOIN_STRIDE=90000 \
+# Its own join.lua: users 200,001.. in the body (that gateway checks they
+# exist: they were added for it above).
+[ -z "${BEFORE:-}" ] || WRK_DIR="$BEFORE/loadtest/wrk" JOIN_FIRST_USER=200000 JOIN_STRIDE=300000 \
   wrk_run join-before "$gw_before_pid" "$GW_BEFORE/v1/concerts/3/queue" join.lua
 # First joins: every session token is new to the gateway (a signature check each).
 SESSIONS_FILE="$work/sessions-join" JOIN_STRIDE=$((join_users / 2)) \
@@ -258,11 +286,11 @@ mint 1 15000 >"$work/sessions-15k"
 python3 loadtest/admit_users.py "$GW" 1 1 15000 "$work/sessions-15k" >"$work/admitted"
 cut -d' ' -f2 "$work/admitted" >"$work/tokens"
 export TOKENS_FILE="$work/tokens" FIRST_SCHEDULE; FIRST_SCHEDULE=$(q "select min(schedule_id) from schedules where concert_id = 1")
-export SCHEDULES_PER_THREAD=900   # dates 1..1800 for the wrk runs; 1801.. for the storms
+export SCHEDULES_PER_THREAD=2000  # dates 1..4000 for the wrk runs (200,000 seats); 4001.. for the storms
 wrk_run bare-update "$base_pid" http://127.0.0.1:8090/hold/0/0 hold-bare.lua
 wrk_run hold "$bk_pid" "$BK/v1/reservations" hold.lua
 kill "$base_pid"   # its idle Postgres connections would crowd out pgbench's
-storm_a=$((FIRST_SCHEDULE + 1800)); storm_b=$((FIRST_SCHEDULE + 1801))
+storm_a=$((FIRST_SCHEDULE + 4000)); storm_b=$((FIRST_SCHEDULE + 4001))
 k6_run storm-50-seats "$bk_pid" hold-storm.js BOOKING="$BK" MODE=seats SCHEDULE="$storm_a" REQUESTS=2000 RATE=1000
 lost_redis() { curl -fs "$BK/metrics" | awk '/^holds_total\{outcome="lost_redis"\}/ {print $2}' | head -n 1; }
 before_lost=$(lost_redis); before_lost=${before_lost:-0}
@@ -285,8 +313,12 @@ n = int(re.search(r"number of transactions actually processed: (\d+)", t).group(
 failed = int((re.search(r"number of failed transactions: (\d+)", t) or [0, 0])[1])
 print(json.dumps({"requests": n, "rps": tps, "p50_ms": lat, "p95_ms": float("nan"), "p99_ms": float("nan"), "errors": failed}))')
 record pgbench-pay - 0 0 "$pg_line"
-q "select distinct on (user_id) user_id, reservation_id from reservations where status = 'held' and schedule_id < $storm_a and expires_at > now() + interval '5 seconds' order by user_id" |
-  tr '|' ' ' | join -o 1.2,2.2 <(sort -k1,1 "$work/admitted") <(sort -k1,1 -) >"$work/pay"
+# Every live hold of the wrk run, each user's first one first: until every
+# admitted user has paid once, each payment is a different user's; a faster
+# run goes on with users' second holds (never one reservation twice).
+q "select user_id, reservation_id from (select user_id, reservation_id, row_number() over (partition by user_id order by reservation_id) k
+   from reservations where status = 'held' and schedule_id < $storm_a and expires_at > now() + interval '5 seconds') x order by k, user_id" |
+  awk -F'|' 'NR == FNR { split($0, f, " "); token[f[1]] = f[2]; next } ($1 in token) { print token[$1], $2 }' "$work/admitted" - >"$work/pay"
 PAY_FILE="$work/pay" wrk_run pay "$bk_pid" "$BK/v1/payments" pay.lua
 fi
 

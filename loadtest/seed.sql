@@ -1,7 +1,8 @@
 -- Data for loadtest/run.sh (a fresh database, migrated by `booking migrate`).
 --   users 1..200000; 1..100000 start with 10,000,000 KRW (through the ledger),
 --   the flash-sale fans (150001..) start with nothing and top up.
---   concert 1: 1,810 dates × 50 seats for the hold and payment runs
+--   concert 1: 4,010 dates × 50 seats for the hold and payment runs (4,000 for
+--              wrk, enough for 20,000 requests/s for 10 s; 10 for the storms)
 --   concert 2: the flash sale, 4 dates × 50 seats
 --   concert 3: the measured queue; concert 4: the 1M-user queue
 --   concert 5: 1,200 dates whose 60,000 seats are held in advance for pgbench
@@ -17,7 +18,7 @@ INSERT INTO concerts (title, venue) VALUES
     ('A million fans', 'Stadium'), ('pgbench payments', 'Hall D');
 INSERT INTO schedules (concert_id, starts_at, price, total_seats)
 SELECT c, now() + interval '30 days' + g * interval '1 minute', 50000, 50
-  FROM (VALUES (1, 1810), (2, 4), (5, 1200)) AS d(c, n), generate_series(1, n) g;
+  FROM (VALUES (1, 4010), (2, 4), (5, 1200)) AS d(c, n), generate_series(1, n) g;
 INSERT INTO seats (schedule_id, seat_number, price)
 SELECT s.schedule_id, n, s.price FROM schedules s, generate_series(1, 50) n;
 

@@ -6,9 +6,10 @@
 //! session key (`iss` `booking`, `aud` `session`, `sub` the user id, `jti` a
 //! fresh UUID, `exp` = now + `SESSION_TTL_SECS`). A wrong user id and a wrong
 //! password get the same `401` body and cost the same Argon2id verification.
-//! Failures are limited per user id, [`LOGIN_FAILURE_LIMIT`] per
-//! [`LOGIN_FAILURE_WINDOW`] (`429 RATE_LIMITED` with `Retry-After`),
-//! counted in Redis so the limit holds across replicas.
+//! Failures are limited per user id, [`LOGIN_FAILURE_LIMIT`] in any
+//! [`LOGIN_FAILURE_WINDOW`] (a sliding window: `429 RATE_LIMITED` with
+//! `Retry-After` until the oldest failure leaves it), counted in Redis so the
+//! limit holds across replicas.
 //!
 //! Logout writes the session's revocation to Redis, which every replica of
 //! both services reads on every use of a session token (`shared::sessions`).
@@ -122,11 +123,13 @@ async fn login(
     let user = body.user_id;
     let issuer = &state.issuer;
     let counter = format!("{}:login-failures:{user}", state.redis.prefix());
+    let attempt = Uuid::new_v4().to_string();
     let wait_ms: u64 = issuer
         .attempt
         .key(&counter)
         .arg(LOGIN_FAILURE_LIMIT)
         .arg(u64::try_from(LOGIN_FAILURE_WINDOW.as_millis()).unwrap_or(u64::MAX))
+        .arg(&attempt)
         .invoke_async(&mut state.redis.connection())
         .await?;
     if wait_ms > 0 {
@@ -159,6 +162,7 @@ async fn login(
     let _: i64 = issuer
         .forgive
         .key(&counter)
+        .arg(&attempt)
         .invoke_async(&mut state.redis.connection())
         .await?;
 
@@ -204,6 +208,8 @@ impl FromRequestParts<AppState> for CurrentSession {
     }
 }
 
+/// `204`; the session token is refused by every replica of both services
+/// from then on (revoked in Postgres and Redis: `shared::sessions`).
 async fn logout(
     CurrentSession(claims): CurrentSession,
     State(state): State<AppState>,
@@ -212,7 +218,8 @@ async fn logout(
         .sessions
         .verifier
         .revoke(&claims, shared::unix_now())
-        .await?;
+        .await
+        .map_err(session_error)?;
     metrics::counter!("logouts_total").increment(1);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -81,6 +81,7 @@ impl Application {
                 SessionKeys::Local(Arc::clone(&keys)),
                 IdentityPolicy::default(),
                 conn,
+                db.clone(),
                 settings.redis_key_prefix.clone(),
                 100_000,
             ),

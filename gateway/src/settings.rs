@@ -54,7 +54,8 @@ pub struct Settings {
     /// `IDENTITY_ISSUER` (default `booking`) and `IDENTITY_AUDIENCE` (default
     /// `session`): the `iss` a session token must carry and the `aud` it must
     /// name. Set both to use another OIDC-style issuer (EdDSA keys, numeric
-    /// user id in `sub`).
+    /// user id in `sub`); booking's tokens must carry a UUID `jti`, another
+    /// issuer's need not (they cannot be revoked here then).
     pub identity: IdentityPolicy,
 }
 
@@ -105,10 +106,10 @@ impl Settings {
                     "http://127.0.0.1:8081/.well-known/jwks.json",
                 ),
             )?,
-            identity: IdentityPolicy {
-                issuer: string_or("IDENTITY_ISSUER", "booking"),
-                audience: string_or("IDENTITY_AUDIENCE", "session"),
-            },
+            identity: IdentityPolicy::for_issuer(
+                string_or("IDENTITY_ISSUER", "booking"),
+                string_or("IDENTITY_AUDIENCE", "session"),
+            ),
         })
     }
 

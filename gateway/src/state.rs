@@ -63,6 +63,7 @@ impl AppState {
             SessionKeys::Remote(JwksClient::new(settings.identity_jwks_url.clone())),
             settings.identity.clone(),
             redis.clone(),
+            db.clone(),
             settings.key_prefix.clone(),
             100_000,
         );

@@ -179,6 +179,7 @@ impl FromRequestParts<AppState> for Session {
                 Err(Problem::unavailable().into())
             }
             Err(SessionError::Redis(e)) => Err(e.into()),
+            Err(SessionError::Postgres(e)) => Err(e.into()),
         }
     }
 }

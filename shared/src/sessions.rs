@@ -4,15 +4,25 @@
 //! local), the gateway those of the identity provider at
 //! `IDENTITY_JWKS_URL`. A [`SessionVerifier`] checks the signature and claims
 //! (cached by exact token string, like every token), then asks Redis whether
-//! the session was revoked: `DELETE /v1/sessions/current` writes
-//! `{prefix}:revoked-session:<jti>` until the token's `exp`, and because
-//! every verification reads that key (one `EXISTS`, never cached), a revoked
-//! token is refused by every replica of both services from the moment the
-//! revocation answered (API.md, Errors preamble and `DELETE /v1/sessions/current`).
+//! the session was revoked. `DELETE /v1/sessions/current` writes the
+//! revocation to Postgres (`revoked_sessions`, the truth) and then to Redis
+//! (`{prefix}:revoked-session:<jti>` until the token's `exp`). Because every
+//! verification reads that key (never cached), a revoked token is refused by
+//! every replica of both services from the moment the revocation answered
+//! (API.md, Errors preamble and `DELETE /v1/sessions/current`).
+//!
+//! Redis may lose its data (a restart without persistence, a flush, a
+//! failover to a lagging replica). The same round trip therefore also reads
+//! `{prefix}:revoked-sessions-loaded`, a marker written after the
+//! revocations were copied from Postgres: when it is missing, the verifier
+//! copies them again before answering, so a lost key can never bring a
+//! logged-out session back.
 
 use std::sync::Arc;
 
 use redis::aio::ConnectionManager;
+use sqlx::PgPool;
+use tokio::sync::Mutex;
 
 use crate::tokens::{
     IdentityPolicy, JwksClient, KeySet, SessionClaims, TokenError, VerifiedCache, peek_kid,
@@ -31,6 +41,9 @@ pub enum SessionError {
     /// `503` (or `500`): Redis could not say whether the session was revoked.
     #[error(transparent)]
     Redis(#[from] redis::RedisError),
+    /// `503` (or `500`): Postgres could not give the revocations back.
+    #[error(transparent)]
+    Postgres(#[from] sqlx::Error),
 }
 
 /// Where the public keys of session tokens come from.
@@ -42,21 +55,25 @@ pub enum SessionKeys {
 }
 
 /// Verifies session tokens: signature and claims (see
-/// [`verify_session`]), then revocation in Redis.
+/// [`verify_session`]), then revocation in Redis, reloaded from Postgres
+/// when Redis lost it.
 pub struct SessionVerifier {
     keys: SessionKeys,
     policy: IdentityPolicy,
     verified: VerifiedCache<SessionClaims>,
     redis: ConnectionManager,
+    db: PgPool,
     prefix: String,
+    reloading: Mutex<()>,
 }
 
 impl SessionVerifier {
-    /// `capacity` bounds the verified-token cache (entries, not bytes).
+    /// `capacity` bounds the verified-token cache (entries).
     pub fn new(
         keys: SessionKeys,
         policy: IdentityPolicy,
         redis: ConnectionManager,
+        db: PgPool,
         prefix: impl Into<String>,
         capacity: usize,
     ) -> Self {
@@ -65,7 +82,9 @@ impl SessionVerifier {
             policy,
             verified: VerifiedCache::new(capacity),
             redis,
+            db,
             prefix: prefix.into(),
+            reloading: Mutex::new(()),
         }
     }
 
@@ -85,19 +104,32 @@ impl SessionVerifier {
             verify_session(token, &keys, &self.policy, now)
         })?;
         if let Some(id) = &claims.session_id
-            && is_revoked(&mut self.redis.clone(), &self.prefix, id).await?
+            && self.is_revoked(id).await?
         {
             return Err(TokenError::Revoked.into());
         }
         Ok(claims)
     }
 
-    /// Revoke `claims`' session until its `exp`, for every replica.
-    /// A session without a `jti` cannot be named, so nothing is written.
-    pub async fn revoke(&self, claims: &SessionClaims, now: i64) -> Result<(), redis::RedisError> {
+    /// Revoke `claims`' session until its `exp`, for every replica: first in
+    /// Postgres (the copy that survives Redis), then in Redis. A session
+    /// without a `jti` cannot be named; the caller must refuse to revoke it.
+    pub async fn revoke(&self, claims: &SessionClaims, now: i64) -> Result<(), SessionError> {
         let Some(id) = &claims.session_id else {
-            return Ok(());
+            return Err(TokenError::Claims.into());
         };
+        sqlx::query(
+            "INSERT INTO revoked_sessions (session_id, expires_at)
+             VALUES ($1, to_timestamp($2)) ON CONFLICT (session_id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(claims.expires_at)
+        .execute(&self.db)
+        .await?;
+        // Keep the table to the tokens that could still be presented.
+        sqlx::query("DELETE FROM revoked_sessions WHERE expires_at < now()")
+            .execute(&self.db)
+            .await?;
         let ttl_ms = claims
             .expires_at
             .saturating_sub(now)
@@ -112,6 +144,70 @@ impl SessionVerifier {
             .await?;
         Ok(())
     }
+
+    /// One round trip: is `id` revoked, and are the revocations in Redis at
+    /// all? If not, copy them from Postgres and ask again.
+    async fn is_revoked(&self, id: &str) -> Result<bool, SessionError> {
+        let (revoked, loaded): (bool, bool) = redis::pipe()
+            .exists(revoked_key(&self.prefix, id))
+            .exists(loaded_key(&self.prefix))
+            .query_async(&mut self.redis.clone())
+            .await?;
+        if loaded {
+            return Ok(revoked);
+        }
+        self.reload().await?;
+        let revoked: bool = redis::cmd("EXISTS")
+            .arg(revoked_key(&self.prefix, id))
+            .query_async(&mut self.redis.clone())
+            .await?;
+        Ok(revoked)
+    }
+
+    /// Copy every revocation still in force from Postgres to Redis, then
+    /// write the marker. One reload at a time per process; a reload that
+    /// another finished meanwhile is not repeated.
+    async fn reload(&self) -> Result<(), SessionError> {
+        let _one = self.reloading.lock().await;
+        let mut conn = self.redis.clone();
+        let loaded: bool = redis::cmd("EXISTS")
+            .arg(loaded_key(&self.prefix))
+            .query_async(&mut conn)
+            .await?;
+        if loaded {
+            return Ok(());
+        }
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT session_id,
+                    GREATEST(1, (extract(epoch FROM expires_at - now()) * 1000)::BIGINT)
+             FROM revoked_sessions WHERE expires_at > now()",
+        )
+        .fetch_all(&self.db)
+        .await?;
+        for chunk in rows.chunks(1000) {
+            let mut pipe = redis::pipe();
+            for (id, ttl_ms) in chunk {
+                pipe.cmd("SET")
+                    .arg(revoked_key(&self.prefix, id))
+                    .arg(1)
+                    .arg("PX")
+                    .arg(*ttl_ms)
+                    .ignore();
+            }
+            let () = pipe.query_async(&mut conn).await?;
+        }
+        let () = redis::cmd("SET")
+            .arg(loaded_key(&self.prefix))
+            .arg(1)
+            .query_async(&mut conn)
+            .await?;
+        metrics::counter!("revocations_reloaded_total").increment(1);
+        tracing::warn!(
+            revocations = rows.len(),
+            "the logged-out sessions were missing from Redis; copied them back from Postgres"
+        );
+        Ok(())
+    }
 }
 
 /// The key marking session `id` revoked: `{prefix}:revoked-session:<jti>`,
@@ -120,13 +216,8 @@ pub fn revoked_key(prefix: &str, id: &str) -> String {
     format!("{prefix}:revoked-session:{id}")
 }
 
-async fn is_revoked(
-    conn: &mut ConnectionManager,
-    prefix: &str,
-    id: &str,
-) -> Result<bool, redis::RedisError> {
-    redis::cmd("EXISTS")
-        .arg(revoked_key(prefix, id))
-        .query_async(conn)
-        .await
+/// The marker that the revocations were copied from Postgres into this
+/// Redis: `{prefix}:revoked-sessions-loaded` (no expiry).
+pub fn loaded_key(prefix: &str) -> String {
+    format!("{prefix}:revoked-sessions-loaded")
 }

@@ -73,6 +73,7 @@ pub fn session_error(e: SessionError) -> ApiError {
             ApiError::Client(Problem::unavailable())
         }
         SessionError::Redis(e) => ApiError::Redis(e),
+        SessionError::Postgres(e) => ApiError::Database(e),
     }
 }
 

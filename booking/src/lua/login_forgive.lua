@@ -1,6 +1,3 @@
--- A login succeeded: take back the count its attempt added.
--- KEYS: 1 the user id's failure counter.
-if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then
-  redis.call('DECR', KEYS[1])
-end
-return 0
+-- A login succeeded: take back the attempt it counted.
+-- KEYS: 1 the user id's attempts. ARGV: 1 the attempt's id.
+return redis.call('ZREM', KEYS[1], ARGV[1])

@@ -277,3 +277,54 @@ async fn paying_with_a_session_ends_the_users_admission() {
     assert_eq!(app.balance_of(user).await, 30_000);
     assert_eq!(app.ledger_total(user).await, 30_000);
 }
+
+#[tokio::test]
+async fn a_logout_survives_the_loss_of_redis_data() {
+    let app = spawn_app().await;
+    let user = app.create_user("Ada").await;
+    let body: Value = app.login(user, PASSWORD).await.json().await.unwrap();
+    let token = body["session_token"].as_str().unwrap().to_owned();
+    let logout = app
+        .client
+        .delete(app.url("/v1/sessions/current"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+
+    // Every key of this deployment is gone, as after a restart without
+    // persistence (only this test's prefix: other tests share the server).
+    let mut conn = app.redis.clone();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:*", app.prefix))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(!keys.is_empty());
+    let () = redis::cmd("DEL")
+        .arg(&keys)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+
+    let replica = app.replica().await;
+    for base in [&app.address, &replica] {
+        let response = app
+            .client
+            .get(format!("{base}/v1/users/{user}/balance"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(response, 401, "UNAUTHENTICATED").await;
+    }
+    let fresh: Value = app.login(user, PASSWORD).await.json().await.unwrap();
+    let fresh = fresh["session_token"].as_str().unwrap();
+    assert_eq!(
+        app.get(&format!("/v1/users/{user}/balance"), fresh)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}

@@ -144,10 +144,7 @@ async fn a_revoked_session_is_refused_at_once() {
 #[tokio::test]
 async fn another_oidc_style_issuer_can_be_the_identity_provider() {
     let app = spawn_app_with(Config {
-        identity: IdentityPolicy {
-            issuer: "https://id.example".into(),
-            audience: "tickets".into(),
-        },
+        identity: IdentityPolicy::for_issuer("https://id.example", "tickets"),
         ..Config::default()
     })
     .await;

@@ -22,21 +22,35 @@ pub const SESSION_AUDIENCE: &str = "session";
 pub const MAX_SESSION_ID_LEN: usize = 255;
 
 /// Which identity tokens count as a session: the issuer and the audience
-/// they must name. The default is booking's own (`booking`, `session`).
+/// they must name, and whether a `jti` is required. The default is
+/// booking's own (`booking`, `session`, a UUID `jti` required).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentityPolicy {
     /// Required `iss`.
     pub issuer: String,
     /// Required member of `aud`.
     pub audience: String,
+    /// Require a `jti` that is a UUID (booking's sessions always carry one,
+    /// and logout names it). A foreign provider's tokens may lack one.
+    pub require_session_id: bool,
+}
+
+impl IdentityPolicy {
+    /// The policy for an issuer and audience: booking's own (`booking`)
+    /// requires a UUID `jti`, any other issuer does not.
+    pub fn for_issuer(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
+        let issuer = issuer.into();
+        Self {
+            require_session_id: issuer == SESSION_ISSUER,
+            issuer,
+            audience: audience.into(),
+        }
+    }
 }
 
 impl Default for IdentityPolicy {
     fn default() -> Self {
-        Self {
-            issuer: SESSION_ISSUER.to_owned(),
-            audience: SESSION_AUDIENCE.to_owned(),
-        }
+        Self::for_issuer(SESSION_ISSUER, SESSION_AUDIENCE)
     }
 }
 
@@ -111,7 +125,8 @@ pub fn encode_session(signer: &Signer, claims: &SessionClaims) -> String {
 /// seconds): the header and signature checks and the registered claims of
 /// every token (see the module documentation of [`super`]), then `iss` equal
 /// to the policy's (`Issuer`), `aud` naming the policy's (`Audience`), and a
-/// `jti` of at most [`MAX_SESSION_ID_LEN`] bytes when present (`Claims`).
+/// `jti` of at most [`MAX_SESSION_ID_LEN`] bytes when present, required and a
+/// UUID when the policy says so (`Claims`).
 /// Revocation is checked separately (`crate::sessions`), since it needs Redis.
 pub fn verify_session(
     token: &str,
@@ -127,12 +142,15 @@ pub fn verify_session(
     if !wire.aud.contains(&policy.audience) {
         return Err(TokenError::Audience);
     }
-    if wire
-        .jti
-        .as_ref()
-        .is_some_and(|jti| jti.is_empty() || jti.len() > MAX_SESSION_ID_LEN)
-    {
-        return Err(TokenError::Claims);
+    match &wire.jti {
+        Some(jti) if jti.is_empty() || jti.len() > MAX_SESSION_ID_LEN => {
+            return Err(TokenError::Claims);
+        }
+        Some(jti) if policy.require_session_id && uuid::Uuid::parse_str(jti).is_err() => {
+            return Err(TokenError::Claims);
+        }
+        None if policy.require_session_id => return Err(TokenError::Claims),
+        _ => {}
     }
     let user_id = check_registered(&wire.sub, wire.iat, wire.exp, wire.nbf, now)?;
     Ok(SessionClaims {

@@ -401,10 +401,7 @@ fn session_tokens_round_trip_and_are_not_gateway_tokens() {
         verify_session(&encode_session(&stranger, &s), &keys, &policy, 1_000),
         Err(TokenError::UnknownKid)
     );
-    let other = IdentityPolicy {
-        issuer: "https://id.example".into(),
-        audience: "tickets".into(),
-    };
+    let other = IdentityPolicy::for_issuer("https://id.example", "tickets");
     assert_eq!(
         verify_session(&token, &keys, &other, 1_000),
         Err(TokenError::Issuer)
@@ -415,10 +412,7 @@ fn session_tokens_round_trip_and_are_not_gateway_tokens() {
 fn a_foreign_identity_provider_with_an_audience_array_works() {
     let signer = Signer::generate();
     let keys = KeySet::new([signer.verifying_key()]);
-    let policy = IdentityPolicy {
-        issuer: "https://id.example".into(),
-        audience: "tickets".into(),
-    };
+    let policy = IdentityPolicy::for_issuer("https://id.example", "tickets");
     let header = plain_header(&signer);
     let oidc = |aud: serde_json::Value, sub: &str| {
         let payload = serde_json::json!({
@@ -464,13 +458,58 @@ fn a_cached_token_is_refused_once_its_key_leaves_the_set() {
     let only_current = KeySet::new([current.verifying_key()]);
     let cache = VerifiedCache::new(16);
     let token = encode(&retired, &claims(Audience::Booking, 1_000));
-    assert!(cache.verify(&token, &both, &[Audience::Booking], 1_000).is_ok());
+    assert!(
+        cache
+            .verify(&token, &both, &[Audience::Booking], 1_000)
+            .is_ok()
+    );
     assert_eq!(
         cache.verify(&token, &only_current, &[Audience::Booking], 1_001),
         Err(TokenError::UnknownKid),
         "the cached answer must not outlive the key"
     );
     let fresh = encode(&current, &claims(Audience::Booking, 1_000));
-    assert!(cache.verify(&fresh, &both, &[Audience::Booking], 1_000).is_ok());
-    assert!(cache.verify(&fresh, &only_current, &[Audience::Booking], 1_001).is_ok());
+    assert!(
+        cache
+            .verify(&fresh, &both, &[Audience::Booking], 1_000)
+            .is_ok()
+    );
+    assert!(
+        cache
+            .verify(&fresh, &only_current, &[Audience::Booking], 1_001)
+            .is_ok()
+    );
+}
+
+#[test]
+fn booking_sessions_must_name_a_uuid_session() {
+    let signer = Signer::generate();
+    let keys = KeySet::new([signer.verifying_key()]);
+    let header = plain_header(&signer);
+    let with_jti = |jti: Option<&str>| {
+        let mut payload = serde_json::json!({
+            "iss": "booking", "aud": "session", "sub": "5", "iat": 1_000, "exp": 1_300,
+        });
+        if let Some(jti) = jti {
+            payload["jti"] = jti.into();
+        }
+        forge(&header, &payload, |m| signer.sign(m).to_vec())
+    };
+    let booking = IdentityPolicy::default();
+    assert!(booking.require_session_id);
+    for bad in [None, Some("x"), Some("")] {
+        assert_eq!(
+            verify_session(&with_jti(bad), &keys, &booking, 1_000),
+            Err(TokenError::Claims),
+            "jti {bad:?}"
+        );
+    }
+    let id = Uuid::new_v4().to_string();
+    assert!(verify_session(&with_jti(Some(&id)), &keys, &booking, 1_000).is_ok());
+    // A foreign provider's policy takes tokens without one.
+    let foreign = IdentityPolicy {
+        issuer: "booking".into(),
+        ..IdentityPolicy::for_issuer("https://id.example", "session")
+    };
+    assert!(verify_session(&with_jti(None), &keys, &foreign, 1_000).is_ok());
 }
