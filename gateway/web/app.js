@@ -434,11 +434,16 @@
     return showJoin(concert);
   }
 
+  /** The user's name as booking gave it at login, or "User <id>". */
+  function displayName(login) {
+    return typeof login.name === 'string' && login.name.trim() ? login.name : `User ${login.userId}`;
+  }
+
   /** The header: who is logged in and "Log out", or a "Log in" link. */
   function renderWho() {
     const login = me();
     $('#who').hidden = !login;
-    $('#who-name').textContent = login ? `User ${login.userId}` : '';
+    $('#who-name').textContent = login ? displayName(login) : '';
     $('#login-link').hidden = Boolean(login) || current.view === 'login';
   }
 
@@ -464,7 +469,7 @@
     clearNotice();
     try {
       const s = await booking('/v1/sessions', { method: 'POST', body: { user_id: userId, password } });
-      saveLogin({ token: s.session_token, userId: s.user_id, expiresAt: s.expires_at });
+      saveLogin({ token: s.session_token, userId: s.user_id, name: s.name, expiresAt: s.expires_at });
       $('#login-form').reset();
       lastUserId = null;
       // On to where the fan was going: the concert they picked, or the list.
@@ -576,7 +581,7 @@
 
   function showJoin() {
     show('join');
-    $('#join-who').textContent = `User ${me().userId}`;
+    $('#join-who').textContent = displayName(me());
     $('#join-button').focus();
   }
 

@@ -25,6 +25,7 @@ async fn a_login_answers_a_session_token_booking_accepts_and_publishes_keys_for(
     assert_eq!(response.status(), StatusCode::CREATED);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["user_id"], user);
+    assert_eq!(body["name"], "Ada");
     let token = body["session_token"].as_str().unwrap();
     let claims = payload(token);
     assert_eq!(claims["iss"], "booking");

@@ -31,6 +31,17 @@ export const env = {
 /** The password of the demo users 1..10 (`booking seed`). */
 export const DEMO_PASSWORD = 'concert-demo';
 
+/** The demo users' names by user id, as `booking seed` creates them. */
+const DEMO_NAMES = ['Minji Kim', 'Jisoo Park', 'Seojun Lee', 'Hana Choi', 'Doyun Jung',
+  'Yuna Kang', 'Jiho Yoon', 'Sora Jang', 'Taeyang Lim', 'Eunbi Han'];
+
+/** What the page shows for a logged-in demo user: their name. */
+export function shownAs(userId) {
+  const name = DEMO_NAMES[userId - 1];
+  if (!name) throw new Error(`user ${userId} is not a demo user`);
+  return new RegExp(`^${name}$`);
+}
+
 export const DESKTOP = { width: 1280, height: 860 };
 export const PHONE = { width: 390, height: 844 };
 
@@ -97,7 +108,7 @@ export async function logInAt(page, gateway, userId, password = DEMO_PASSWORD) {
   await page.goto(`${gateway}/#/login`);
   await logIn(page, userId, password);
   await page.locator('#view-concerts').waitFor({ state: 'visible' });
-  await textOf(page.locator('#who-name'), new RegExp(`^User ${userId}$`));
+  await textOf(page.locator('#who-name'), shownAs(userId));
 }
 
 /** Open a concert's page, log in through the form, and join its queue as `userId`. */
@@ -105,7 +116,7 @@ export async function join(page, gateway, concert, userId) {
   await page.goto(`${gateway}/#/concerts/${concert}`);
   await logIn(page, userId);
   await page.locator('#view-join').waitFor({ state: 'visible' });
-  await textOf(page.locator('#join-who'), new RegExp(`^User ${userId}$`));
+  await textOf(page.locator('#join-who'), shownAs(userId));
   await page.getByRole('button', { name: 'Join the queue' }).click();
 }
 

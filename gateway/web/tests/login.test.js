@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   env, launch, fan, join, logIn, waitAdmitted, noticeText, textOf, attributeOf, until, shot, api, checkPolicy, DEMO_PASSWORD,
+  shownAs,
 } from './helpers.js';
 
 let browser;
@@ -87,7 +88,7 @@ test('too many failed logins say when to retry; an outage offers to try again', 
   await page.unroute(url);
   await page.getByRole('button', { name: 'Try again' }).click();
   await page.locator('#view-concerts').waitFor({ state: 'visible' });
-  await textOf(page.locator('#who-name'), new RegExp(`^User ${USER}$`));
+  await textOf(page.locator('#who-name'), shownAs(USER));
   checkPolicy(page);
 });
 
@@ -135,6 +136,6 @@ test('a session revoked behind the page\'s back sends the fan back to the login 
   await page.getByLabel('Password').fill(DEMO_PASSWORD);
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.locator('#view-join').waitFor({ state: 'visible' });
-  await textOf(page.locator('#join-who'), new RegExp(`^User ${USER}$`));
+  await textOf(page.locator('#join-who'), shownAs(USER));
   checkPolicy(page);
 });
