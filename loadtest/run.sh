@@ -13,7 +13,8 @@
 #   holds       admitted users' holds, the hold storms, pgbench, payments
 #   flash       the flash sale
 #   scale       1k vs 1M waiting users
-# A throughput-only run takes about 3 minutes (build, seed, 7 wrk runs).
+# A throughput-only run takes 3–5 minutes (build, seed, 6–8 wrk runs of 10 s);
+# the whole run 6–8 minutes on the 2-core machine of docs/benchmarks.md.
 # BEFORE=<dir>: a checkout of an earlier commit (`git worktree add /tmp/before
 # <commit>`) whose release gateway is built (`cargo build --release -p
 # gateway` there). Its gateway runs beside this one (own port, Redis prefix
