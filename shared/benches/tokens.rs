@@ -53,6 +53,26 @@ fn bench(c: &mut Criterion) {
     c.bench_function("verify/session", |b| {
         b.iter(|| tokens::verify_session(black_box(&session_token), &keys, &policy, now).unwrap())
     });
+    // 64 session tokens verified as one batch (what a stampede of first
+    // joins does); the figure is per batch, divide by 64.
+    let batch: Vec<tokens::SignatureCheck> = (0..64)
+        .map(|_| {
+            let claims = tokens::SessionClaims {
+                session_id: Some(uuid::Uuid::new_v4().to_string()),
+                ..session.clone()
+            };
+            tokens::signature_check(&tokens::encode_session(&signer, &claims), &keys).unwrap()
+        })
+        .collect();
+    c.bench_function("verify/session-signatures-batch-of-64", |b| {
+        b.iter(|| {
+            assert!(
+                tokens::verify_signatures(black_box(&batch))
+                    .iter()
+                    .all(|&ok| ok)
+            )
+        })
+    });
     let sessions = VerifiedCache::<tokens::SessionClaims>::new(1024);
     c.bench_function("verify/session-cached", |b| {
         b.iter(|| {

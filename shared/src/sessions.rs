@@ -11,6 +11,11 @@
 //! every replica of both services from the moment the revocation answered
 //! (API.md, Errors preamble and `DELETE /v1/sessions/current`).
 //!
+//! Both checks are batched ([`crate::batch`]): the signatures of session
+//! tokens that arrive together are verified as one Ed25519 batch
+//! ([`verify_signatures`]), and their revocation lookups go to Redis as one
+//! pipeline. Alone, a check runs at once on the caller's task.
+//!
 //! Redis may lose its data (a restart without persistence, a flush, a
 //! failover to a lagging replica). The same round trip therefore also reads
 //! `{prefix}:revoked-sessions-loaded`, a marker written after the
@@ -24,10 +29,14 @@ use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 use tokio::sync::Mutex;
 
+use crate::batch::{BatchError, Batcher};
 use crate::tokens::{
-    IdentityPolicy, JwksClient, KeySet, SessionClaims, TokenError, VerifiedCache, peek_kid,
-    verify_session,
+    IdentityPolicy, JwksClient, KeySet, SessionClaims, SignatureCheck, TokenError, VerifiedCache,
+    payload_of, peek_kid, session::session_claims, signature_check, verify_signatures,
 };
+
+/// Most signatures (and revocation lookups) checked in one batch.
+const MAX_BATCH: usize = 64;
 
 /// Why a session token was not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +70,11 @@ pub struct SessionVerifier {
     keys: SessionKeys,
     policy: IdentityPolicy,
     verified: VerifiedCache<SessionClaims>,
+    /// Signature checks of tokens not in `verified`, batched.
+    signatures: Batcher<SignatureCheck, bool, ()>,
+    /// Revocation lookups by session id, batched: `Some(revoked)`, or `None`
+    /// when the revocations are not in Redis (see [`Self::reload`]).
+    revocations: Batcher<String, Option<bool>, Arc<redis::RedisError>>,
     redis: ConnectionManager,
     db: PgPool,
     prefix: String,
@@ -68,7 +82,8 @@ pub struct SessionVerifier {
 }
 
 impl SessionVerifier {
-    /// `capacity` bounds the verified-token cache (entries).
+    /// `capacity` bounds the verified-token cache (entries). Must be called
+    /// inside a Tokio runtime: it starts the batching tasks.
     pub fn new(
         keys: SessionKeys,
         policy: IdentityPolicy,
@@ -77,13 +92,26 @@ impl SessionVerifier {
         prefix: impl Into<String>,
         capacity: usize,
     ) -> Self {
+        let prefix = prefix.into();
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let (lookup_redis, lookup_prefix) = (redis.clone(), prefix.clone());
         Self {
             keys,
             policy,
             verified: VerifiedCache::new(capacity),
+            signatures: Batcher::spawn(
+                MAX_BATCH,
+                cores,
+                |checks: Vec<SignatureCheck>| async move {
+                    verify_signatures(&checks).into_iter().map(Ok).collect()
+                },
+            ),
+            revocations: Batcher::spawn(MAX_BATCH, 2, move |ids: Vec<String>| {
+                lookup(lookup_redis.clone(), lookup_prefix.clone(), ids)
+            }),
             redis,
             db,
-            prefix: prefix.into(),
+            prefix,
             reloading: Mutex::new(()),
         }
     }
@@ -100,9 +128,18 @@ impl SessionVerifier {
                     .map_err(|e| SessionError::Keys(e.to_string()))?
             }
         };
-        let claims = self.verified.get_or_verify(token, &keys, now, || {
-            verify_session(token, &keys, &self.policy, now)
-        })?;
+        let claims = match self.verified.get(token, &keys, now)? {
+            Some(claims) => claims,
+            None => {
+                let check = signature_check(token, &keys)?;
+                if !self.signatures.call(check).await.unwrap_or(false) {
+                    return Err(TokenError::Signature.into());
+                }
+                let claims = session_claims(&payload_of(token)?, &self.policy, now)?;
+                self.verified.remember(token, claims.clone())?;
+                claims
+            }
+        };
         if let Some(id) = &claims.session_id
             && self.is_revoked(id).await?
         {
@@ -145,16 +182,20 @@ impl SessionVerifier {
         Ok(())
     }
 
-    /// One round trip: is `id` revoked, and are the revocations in Redis at
-    /// all? If not, copy them from Postgres and ask again.
+    /// One round trip (shared with the concurrent checks): is `id` revoked,
+    /// and are the revocations in Redis at all? If not, copy them from
+    /// Postgres and ask again.
     async fn is_revoked(&self, id: &str) -> Result<bool, SessionError> {
-        let (revoked, loaded): (bool, bool) = redis::pipe()
-            .exists(revoked_key(&self.prefix, id))
-            .exists(loaded_key(&self.prefix))
-            .query_async(&mut self.redis.clone())
-            .await?;
-        if loaded {
-            return Ok(revoked);
+        match self.revocations.call(id.to_owned()).await {
+            Ok(Some(revoked)) => return Ok(revoked),
+            Ok(None) => {}
+            Err(BatchError::Failed(e)) => return Err(SessionError::Redis(unshare(e))),
+            Err(BatchError::Stopped) => {
+                return Err(SessionError::Redis(redis::RedisError::from((
+                    redis::ErrorKind::IoError,
+                    "the revocation lookup task stopped",
+                ))));
+            }
         }
         self.reload().await?;
         let revoked: bool = redis::cmd("EXISTS")
@@ -208,6 +249,49 @@ impl SessionVerifier {
         );
         Ok(())
     }
+}
+
+/// One pipeline for a batch of revocation lookups: the marker, then one
+/// `EXISTS` per session id. Each answer is `None` when the marker is missing.
+async fn lookup(
+    mut redis: ConnectionManager,
+    prefix: String,
+    ids: Vec<String>,
+) -> Vec<Result<Option<bool>, Arc<redis::RedisError>>> {
+    let mut pipe = redis::pipe();
+    pipe.exists(loaded_key(&prefix));
+    for id in &ids {
+        pipe.exists(revoked_key(&prefix, id));
+    }
+    match pipe.query_async::<Vec<bool>>(&mut redis).await {
+        Ok(answers) if answers.len() == ids.len() + 1 => {
+            let loaded = answers[0];
+            answers[1..]
+                .iter()
+                .map(|&revoked| Ok(loaded.then_some(revoked)))
+                .collect()
+        }
+        Ok(_) => {
+            let e = redis::RedisError::from((
+                redis::ErrorKind::ResponseError,
+                "a revocation lookup answered the wrong number of keys",
+            ));
+            crate::batch::all(ids.len(), &Arc::new(e))
+        }
+        Err(e) => crate::batch::all(ids.len(), &Arc::new(e)),
+    }
+}
+
+/// A Redis error shared by a batch, as one caller's own error (same kind,
+/// same message).
+fn unshare(e: Arc<redis::RedisError>) -> redis::RedisError {
+    Arc::try_unwrap(e).unwrap_or_else(|shared| {
+        redis::RedisError::from((
+            shared.kind(),
+            "a batched Redis call failed",
+            shared.to_string(),
+        ))
+    })
 }
 
 /// The key marking session `id` revoked: `{prefix}:revoked-session:<jti>`,

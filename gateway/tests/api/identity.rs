@@ -180,3 +180,72 @@ async fn another_oidc_style_issuer_can_be_the_identity_provider() {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {body}");
     }
 }
+
+/// Concurrent first joins are verified as Ed25519 batches: forgeries mixed
+/// into a stampede of valid sessions are each refused, and every valid
+/// session still gets its place.
+#[tokio::test]
+async fn forgeries_among_concurrent_first_joins_are_refused_and_the_rest_admitted() {
+    let app = spawn_app().await;
+    let concert = app.create_concert().await;
+    let stranger = Signer::generate();
+    let now = shared::unix_now();
+    let claims = |user: i64| {
+        json!({ "iss": "booking", "aud": "session", "sub": user.to_string(),
+                "jti": uuid::Uuid::new_v4().to_string(), "iat": now, "exp": now + 600 })
+    };
+
+    // A flipped signature bit; the stranger's signature under the provider's
+    // kid; another user's claims under a genuine signature.
+    let flipped = {
+        let mut token = app.identity.session(9_001);
+        let last = token.pop().unwrap();
+        token.push(if last == 'A' { 'B' } else { 'A' });
+        token
+    };
+    let foreign = {
+        let header = json!({ "alg": "EdDSA", "typ": "JWT", "kid": app.identity.signer.kid() });
+        let mut token = format!(
+            "{}.{}",
+            B64.encode(header.to_string()),
+            B64.encode(claims(9_002).to_string())
+        );
+        let signature = stranger.sign(token.as_bytes());
+        token.push('.');
+        token.push_str(&B64.encode(signature));
+        token
+    };
+    let spliced = {
+        let genuine = app.identity.session(9_003);
+        let parts: Vec<&str> = genuine.split('.').collect();
+        format!(
+            "{}.{}.{}",
+            parts[0],
+            B64.encode(claims(1).to_string()),
+            parts[2]
+        )
+    };
+    let forgeries = [flipped, foreign, spliced];
+
+    let mut tokens: Vec<(i64, String)> = Vec::new();
+    for user in 1..=60_i64 {
+        tokens.push((user, app.identity.session(user)));
+        if user % 20 == 0 {
+            tokens.push((-user, forgeries[(user / 20 - 1) as usize].clone()));
+        }
+    }
+    let joins = tokens.iter().map(|(who, token)| async {
+        (*who, app.join_with(concert, Some(token), &json!({})).await)
+    });
+    for (who, (status, body)) in futures::future::join_all(joins).await {
+        if who > 0 {
+            assert_eq!(status, StatusCode::CREATED, "user {who}: {body}");
+        } else {
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "forgery {who}: {body}");
+            assert_eq!(code(&body), "UNAUTHENTICATED");
+        }
+    }
+    let stats = app.stats(concert).await;
+    let placed = stats["waiting"].as_i64().unwrap() + stats["active"].as_i64().unwrap();
+    assert_eq!(placed, 60, "{stats}");
+}

@@ -60,20 +60,33 @@ impl<C: Clone + Expiring> VerifiedCache<C> {
         now: i64,
         verify: impl FnOnce() -> Result<C, TokenError>,
     ) -> Result<C, TokenError> {
-        if let Some((claims, at, kid)) = self.entries.get(token) {
-            if claims.expires_at() <= now {
-                self.entries.remove(token);
-                return Err(TokenError::Expired);
-            }
-            if at.elapsed() < self.max_age && keys.get(&kid).is_some() {
-                return Ok(claims);
-            }
+        if let Some(claims) = self.get(token, keys, now)? {
+            return Ok(claims);
         }
         let claims = verify()?;
+        self.remember(token, claims.clone())?;
+        Ok(claims)
+    }
+
+    /// The cached claims of `token` (see [`Self::get_or_verify`]): `None`
+    /// when it must be verified, `Expired` when its cached `exp` has passed.
+    pub fn get(&self, token: &str, keys: &KeySet, now: i64) -> Result<Option<C>, TokenError> {
+        let Some((claims, at, kid)) = self.entries.get(token) else {
+            return Ok(None);
+        };
+        if claims.expires_at() <= now {
+            self.entries.remove(token);
+            return Err(TokenError::Expired);
+        }
+        Ok((at.elapsed() < self.max_age && keys.get(&kid).is_some()).then_some(claims))
+    }
+
+    /// Remember `claims`, just verified from `token`.
+    pub fn remember(&self, token: &str, claims: C) -> Result<(), TokenError> {
         let kid = peek_kid(token)?;
         self.entries
-            .insert(token.to_owned(), (claims.clone(), Instant::now(), kid));
-        Ok(claims)
+            .insert(token.to_owned(), (claims, Instant::now(), kid));
+        Ok(())
     }
 }
 

@@ -81,9 +81,22 @@ pub struct KeySet {
 }
 
 impl KeySet {
+    /// The keys by `kid` (their RFC 7638 thumbprint). A key of small order
+    /// (`is_weak`: any signature verifies against it) is left out, with a
+    /// warning, so no token can rely on it.
     pub fn new(keys: impl IntoIterator<Item = VerifyingKey>) -> Self {
         Self {
-            keys: keys.into_iter().map(|k| (thumbprint(&k), k)).collect(),
+            keys: keys
+                .into_iter()
+                .filter(|k| {
+                    let weak = k.is_weak();
+                    if weak {
+                        tracing::warn!(kid = thumbprint(k), "ignoring a public key of small order");
+                    }
+                    !weak
+                })
+                .map(|k| (thumbprint(&k), k))
+                .collect(),
         }
     }
 

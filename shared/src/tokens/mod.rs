@@ -16,11 +16,13 @@
 //! keeps the verifier strict (one algorithm, a required `kid`, required claims)
 //! and about twice as fast as a general JWT library (`benches/tokens.rs`).
 
+mod batch;
 mod cache;
 mod jwks;
 mod keys;
 pub mod session;
 
+pub use batch::{SignatureCheck, verify_signatures};
 pub use cache::VerifiedCache;
 pub use ed25519_dalek::VerifyingKey;
 pub use jwks::{Jwk, Jwks, JwksClient};
@@ -258,13 +260,23 @@ pub fn verify(
 }
 
 /// Check a compact JWS's header and signature and return its decoded
-/// payload. Refuses: not three base64url segments (`Malformed`), `alg` other
-/// than `EdDSA` (`Algorithm`, so `none` and HMAC-with-the-public-key are
-/// out), a missing or unknown `kid` (`UnknownKid`), a `crit` header
-/// (`Critical`), a `typ` other than `JWT` (`Type`; RFC 7515 §4.1.9 compares
-/// it case-insensitively and allows the `application/` prefix), and a
-/// signature that does not verify strictly (`Signature`).
+/// payload: [`signature_check`], then [`SignatureCheck::verify`].
 fn verified_payload(token: &str, keys: &KeySet) -> Result<Vec<u8>, TokenError> {
+    if !signature_check(token, keys)?.verify() {
+        return Err(TokenError::Signature);
+    }
+    payload_of(token)
+}
+
+/// Check a compact JWS's header and return what its signature check needs.
+/// Refuses: not three base64url segments (`Malformed`), `alg` other than
+/// `EdDSA` (`Algorithm`, so `none` and HMAC-with-the-public-key are out), a
+/// missing or unknown `kid` (`UnknownKid`), a `crit` header (`Critical`), a
+/// `typ` other than `JWT` (`Type`; RFC 7515 §4.1.9 compares it
+/// case-insensitively and allows the `application/` prefix), and a signature
+/// that is not 64 bytes (`Signature`). The signature itself is not checked
+/// yet: see [`SignatureCheck::verify`] and [`verify_signatures`].
+pub fn signature_check(token: &str, keys: &KeySet) -> Result<SignatureCheck, TokenError> {
     let mut parts = token.splitn(4, '.');
     let (Some(header_b64), Some(payload_b64), Some(sig_b64), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -289,7 +301,7 @@ fn verified_payload(token: &str, keys: &KeySet) -> Result<Vec<u8>, TokenError> {
             return Err(TokenError::Type);
         }
     }
-    let key = header
+    let key = *header
         .kid
         .and_then(|kid| keys.get(kid))
         .ok_or(TokenError::UnknownKid)?;
@@ -298,10 +310,17 @@ fn verified_payload(token: &str, keys: &KeySet) -> Result<Vec<u8>, TokenError> {
         .map_err(|_| TokenError::Malformed)?
         .try_into()
         .map_err(|_| TokenError::Signature)?;
-    let signature = ed25519_dalek::Signature::from_bytes(&sig_bytes);
-    let signed = &token[..header_b64.len() + 1 + payload_b64.len()];
-    key.verify_strict(signed.as_bytes(), &signature)
-        .map_err(|_| TokenError::Signature)?;
+    Ok(SignatureCheck {
+        key,
+        signature: ed25519_dalek::Signature::from_bytes(&sig_bytes),
+        message: token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()].into(),
+    })
+}
+
+/// The decoded payload of a compact JWS (whose form [`signature_check`]
+/// already accepted). `Malformed` when it is not base64url.
+pub(crate) fn payload_of(token: &str) -> Result<Vec<u8>, TokenError> {
+    let payload_b64 = token.split('.').nth(1).ok_or(TokenError::Malformed)?;
     B64.decode(payload_b64).map_err(|_| TokenError::Malformed)
 }
 

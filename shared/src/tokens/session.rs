@@ -135,6 +135,16 @@ pub fn verify_session(
     now: i64,
 ) -> Result<SessionClaims, TokenError> {
     let payload = verified_payload(token, keys)?;
+    session_claims(&payload, policy, now)
+}
+
+/// The claims checks of [`verify_session`] on a payload whose signature was
+/// already verified (alone or in a batch: [`super::verify_signatures`]).
+pub(crate) fn session_claims(
+    payload: &[u8],
+    policy: &IdentityPolicy,
+    now: i64,
+) -> Result<SessionClaims, TokenError> {
     let wire: Wire = serde_json::from_slice(&payload).map_err(|_| TokenError::Claims)?;
     if wire.iss != policy.issuer {
         return Err(TokenError::Issuer);
