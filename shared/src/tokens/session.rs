@@ -145,7 +145,7 @@ pub(crate) fn session_claims(
     policy: &IdentityPolicy,
     now: i64,
 ) -> Result<SessionClaims, TokenError> {
-    let wire: Wire = serde_json::from_slice(&payload).map_err(|_| TokenError::Claims)?;
+    let wire: Wire = serde_json::from_slice(payload).map_err(|_| TokenError::Claims)?;
     if wire.iss != policy.issuer {
         return Err(TokenError::Issuer);
     }
