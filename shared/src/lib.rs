@@ -12,6 +12,7 @@ pub mod request_id;
 pub mod sessions;
 pub mod settings;
 pub mod telemetry;
+pub mod text;
 pub mod tokens;
 
 #[cfg(feature = "testing")]

@@ -13,3 +13,4 @@ mod metrics;
 mod outages;
 mod payments;
 mod sessions;
+mod text_fields;
