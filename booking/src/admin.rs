@@ -1,5 +1,8 @@
 //! Admin endpoints: creating users and concerts (with their schedules and
 //! seats). The admin token is checked before anything else ([`Admin`]).
+//! Creating a concert replaces the concerts' version in Redis
+//! (`shared::infra::concerts_version_key`), so no gateway keeps calling it
+//! unknown after the creation answered.
 
 use axum::Router;
 use axum::extract::State;
@@ -125,6 +128,14 @@ async fn create_concert(
     let mut tx = state.db.begin().await?;
     let created = insert_concert(&mut tx, &body).await?;
     tx.commit().await?;
+    // Gateways may remember this id as unknown; the new version tells them
+    // not to believe that any more, before the creation answers (API.md,
+    // Errors: a concert is usable the moment its creation answered).
+    let prefix = state.redis.prefix().to_owned();
+    if let Err(e) = shared::infra::concerts_changed(&mut state.redis.connection(), &prefix).await {
+        // The concert exists; gateways find it within their 2 s of doubt.
+        tracing::warn!(error = %e, concert = created.concert_id, "could not mark the concerts as changed");
+    }
     Ok((StatusCode::CREATED, Json(created)))
 }
 

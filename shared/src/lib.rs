@@ -3,6 +3,7 @@
 //! JWKS client), telemetry, HTTP plumbing and settings helpers.
 
 pub mod batch;
+pub mod cache;
 pub mod extract;
 pub mod http;
 pub mod ids;

@@ -68,19 +68,19 @@ pub struct SessionVerifier {
 }
 
 impl SessionVerifier {
-    /// `capacity` bounds the verified-token cache (entries).
+    /// `cache` bounds the verified-token cache (entries and bytes).
     pub fn new(
         keys: SessionKeys,
         policy: IdentityPolicy,
         redis: ConnectionManager,
         db: PgPool,
         prefix: impl Into<String>,
-        capacity: usize,
+        cache: crate::cache::Budget,
     ) -> Self {
         Self {
             keys,
             policy,
-            verified: VerifiedCache::new(capacity),
+            verified: VerifiedCache::new(cache),
             redis,
             db,
             prefix: prefix.into(),

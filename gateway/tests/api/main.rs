@@ -10,3 +10,4 @@ mod queue_order;
 mod replicas;
 mod shutdown;
 mod tokens;
+mod unknown_concerts;
