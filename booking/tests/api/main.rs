@@ -7,6 +7,7 @@ mod concurrency;
 mod expiry;
 mod health;
 mod helpers;
+mod history;
 mod holds;
 mod idempotency;
 mod metrics;
