@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod helpers;
+mod http_limits;
 mod identity;
 mod lifecycle;
 mod metrics;
