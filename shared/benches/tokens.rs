@@ -53,7 +53,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function("verify/session", |b| {
         b.iter(|| tokens::verify_session(black_box(&session_token), &keys, &policy, now).unwrap())
     });
-    let sessions = VerifiedCache::<tokens::SessionClaims>::new(1024);
+    let sessions = VerifiedCache::<tokens::SessionClaims>::new(shared::cache::Budget::mib(1024, 4));
     c.bench_function("verify/session-cached", |b| {
         b.iter(|| {
             sessions

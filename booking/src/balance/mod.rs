@@ -19,7 +19,7 @@ use crate::domain::{self, ChargeAmount};
 use crate::error::ApiError;
 use crate::idempotency::{self, IdempotencyHeader};
 use crate::state::AppState;
-use store::{Balance, Entry};
+use store::Balance;
 
 pub fn router() -> Router<AppState> {
     Router::new()
