@@ -33,6 +33,12 @@ async fn invented_methods_and_unknown_paths_add_no_series() {
     for token in &invented {
         assert!(!text.contains(token.as_str()), "{token} became a label");
     }
-    assert!(text.contains(r#"method="other""#), "invented methods count as other");
-    assert!(text.contains(r#"route="unmatched""#), "unknown paths count as unmatched");
+    assert!(
+        text.contains(r#"method="other""#),
+        "invented methods count as other"
+    );
+    assert!(
+        text.contains(r#"route="unmatched""#),
+        "unknown paths count as unmatched"
+    );
 }
