@@ -7,8 +7,8 @@
 //! Postgres only when it wins its seat in Redis.
 
 use chrono::{DateTime, Utc};
-use quick_cache::sync::Cache;
 use shared::ErrorCode;
+use shared::cache::{BoundedCache, Budget, bounded};
 use shared::ids::{ConcertId, ScheduleId};
 use sqlx::PgPool;
 
@@ -38,18 +38,24 @@ impl Schedule {
     }
 }
 
+shared::fixed_footprint!(Schedule);
+
+/// Sizes of the caches: fixed-size entries, so the count bounds the bytes.
+pub const SCHEDULE_CACHE: Budget = Budget::mib(100_000, 16);
+pub const CONCERT_CACHE: Budget = Budget::mib(10_000, 1);
+
 pub struct Catalog {
     db: PgPool,
-    schedules: Cache<ScheduleId, Schedule>,
-    concerts: Cache<ConcertId, ()>,
+    schedules: BoundedCache<ScheduleId, Schedule>,
+    concerts: BoundedCache<ConcertId, ()>,
 }
 
 impl Catalog {
     pub fn new(db: PgPool) -> Self {
         Self {
             db,
-            schedules: Cache::new(100_000),
-            concerts: Cache::new(10_000),
+            schedules: bounded(SCHEDULE_CACHE),
+            concerts: bounded(CONCERT_CACHE),
         }
     }
 

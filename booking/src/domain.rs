@@ -5,6 +5,18 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// A name, concert title or venue: 1 to 200 characters without control
+/// characters (API.md, Errors); blank ones are refused where they are used.
+pub type Label = shared::text::Text<1, 200>;
+
+/// A new password: 8 to 128 characters without control characters (API.md,
+/// `POST /v1/admin/users`).
+pub type NewPassword = shared::text::Text<8, 128>;
+
+/// A password given at login: any length up to 128 characters, so that a
+/// short wrong guess is a `401` like any other; control characters are `400`.
+pub type Password = shared::text::Text<1, 128>;
+
 /// A seat of a schedule: a positive integer. Whether it exists is the
 /// schedule's business (`404 SEAT_NOT_FOUND`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -109,6 +121,17 @@ impl ReservationStatus {
 /// Handlers read it once and pass it down: time is an input of every rule.
 pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(3)
+}
+
+/// Deserialize a timestamp sent by a client: strict RFC 3339 (API.md:
+/// "Timestamps are RFC 3339 … strings"), read as [`shared::text::Text`]
+/// first, so a control character is refused like in any text field (chrono's
+/// own parser would skip whitespace such as a tab).
+pub fn rfc3339_in<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+    let text = shared::text::Text::<1, 64>::deserialize(d)?;
+    DateTime::parse_from_rfc3339(&text)
+        .map(|at| at.with_timezone(&Utc))
+        .map_err(|e| serde::de::Error::custom(format!("not an RFC 3339 timestamp: {e}")))
 }
 
 /// Serialize a timestamp as RFC 3339 UTC with milliseconds (`…T10:05:00.000Z`).

@@ -14,11 +14,12 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use shared::ids::UserId;
+use shared::text::Text;
 use shared::{ErrorCode, Problem};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -28,19 +29,32 @@ pub const KEY_LIFETIME: chrono::Duration = chrono::Duration::hours(24);
 /// After this long without a stored response, a claim is taken to be abandoned.
 pub const CLAIM_LEASE: chrono::Duration = chrono::Duration::seconds(60);
 
-/// A valid key: 1–255 printable ASCII characters.
+/// A valid key: 1–255 printable ASCII characters (API.md, Booking), read
+/// through the one client-text type ([`Text`]), so a control character is
+/// refused like in any other text field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyKey(String);
 
+/// The header, as text before the ASCII rule.
+type KeyText = Text<1, 255>;
+
 impl IdempotencyKey {
-    pub fn parse(raw: &[u8]) -> Result<Self, String> {
-        let printable = raw.iter().all(|b| (0x20..=0x7e).contains(b));
-        if raw.is_empty() || raw.len() > 255 || !printable {
-            return Err("Idempotency-Key must be 1 to 255 printable ASCII characters".into());
+    /// The key of `headers`, if any; `400 INVALID_REQUEST` naming the
+    /// header when it is not 1–255 printable ASCII characters.
+    pub fn from_headers(headers: &HeaderMap) -> Result<Option<Self>, Problem> {
+        let Some(text) = KeyText::from_header(headers, HEADER)? else {
+            return Ok(None);
+        };
+        if !text.is_ascii() {
+            return Err(Problem::invalid(format!(
+                "header `{HEADER}`: must be printable ASCII"
+            )));
         }
-        Ok(Self(String::from_utf8_lossy(raw).into_owned()))
+        Ok(Some(Self(text.into_string())))
     }
 }
+
+const HEADER: &str = "Idempotency-Key";
 
 /// The optional `Idempotency-Key` header; a malformed one is `400`.
 pub struct IdempotencyHeader(pub Option<IdempotencyKey>);
@@ -49,12 +63,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyHeader {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Problem> {
-        match parts.headers.get("idempotency-key") {
-            None => Ok(Self(None)),
-            Some(value) => IdempotencyKey::parse(value.as_bytes())
-                .map(|key| Self(Some(key)))
-                .map_err(Problem::invalid),
-        }
+        IdempotencyKey::from_headers(&parts.headers).map(Self)
     }
 }
 

@@ -27,32 +27,8 @@ const T_COST: u32 = 2;
 /// OWASP's Argon2id parallelism.
 const P_COST: u32 = 1;
 
-/// Shortest and longest password accepted, in characters (API.md, `POST /v1/admin/users`).
-pub const PASSWORD_CHARS: std::ops::RangeInclusive<usize> = 8..=128;
-
-/// A password of `min_chars..=128` characters without control characters
-/// (U+0000–U+001F, U+007F), else `400 INVALID_REQUEST` (API.md, Errors).
-/// New passwords take `min_chars` = 8; a login takes any length from 1, so
-/// that a wrong guess is a `401` like any other.
-pub fn validate(password: &str, min_chars: usize) -> Result<(), ApiError> {
-    let chars = password.chars().count();
-    if chars < min_chars || chars > *PASSWORD_CHARS.end() {
-        return Err(ApiError::new(
-            shared::ErrorCode::InvalidRequest,
-            format!(
-                "password must be {min_chars} to {} characters",
-                PASSWORD_CHARS.end()
-            ),
-        ));
-    }
-    if password.chars().any(|c| c.is_ascii_control()) {
-        return Err(ApiError::new(
-            shared::ErrorCode::InvalidRequest,
-            "password must not contain control characters",
-        ));
-    }
-    Ok(())
-}
+// Passwords' length and characters are checked where they enter: see
+// `crate::domain::NewPassword` and `crate::domain::Password`.
 
 /// Hashes and verifies passwords with a bounded number of hashes at once.
 #[derive(Clone)]

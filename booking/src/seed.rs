@@ -109,8 +109,8 @@ pub async fn seed(db: &PgPool) -> anyhow::Result<SeedReport> {
             })
             .collect();
         let concert = NewConcert {
-            title: title.into(),
-            venue: venue.into(),
+            title: crate::domain::Label::new(title)?,
+            venue: crate::domain::Label::new(venue)?,
             schedules,
         };
         let created = insert_concert(&mut tx, &concert).await?;

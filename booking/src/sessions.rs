@@ -32,7 +32,6 @@ use uuid::Uuid;
 
 use crate::auth::{bearer_token, session_error};
 use crate::error::ApiError;
-use crate::passwords;
 use crate::state::AppState;
 use shared::extract::Json;
 
@@ -100,7 +99,7 @@ impl SessionIssuer {
 #[serde(deny_unknown_fields)]
 struct LoginRequest {
     user_id: UserId,
-    password: String,
+    password: crate::domain::Password,
 }
 
 /// The contract's answer, plus the user's `name` (so a page can greet the
@@ -122,7 +121,6 @@ async fn login(
     State(state): State<AppState>,
     Json(body): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    passwords::validate(&body.password, 1)?;
     let user = body.user_id;
     let issuer = &state.issuer;
     let counter = format!("{}:login-failures:{user}", state.redis.prefix());
@@ -157,7 +155,7 @@ async fn login(
     let (name, stored) = found.unzip();
     if !state
         .passwords
-        .verify(body.password, stored.flatten())
+        .verify(body.password.into_string(), stored.flatten())
         .await?
     {
         count("refused");

@@ -83,7 +83,7 @@ impl Application {
                 conn,
                 db.clone(),
                 settings.redis_key_prefix.clone(),
-                100_000,
+                crate::auth::SESSION_TOKEN_CACHE,
             ),
             keys,
         };

@@ -543,3 +543,42 @@ async fn a_stranger_with_the_public_api_cannot_act_as_another_user() {
     )
     .await;
 }
+
+/// The gateway remembers unknown concert ids, yet a concert created through
+/// booking's admin API is found by the gateway the moment the creation
+/// answered (API.md, Errors): public numbers and joins alike.
+#[tokio::test]
+async fn a_concert_refused_as_unknown_is_found_the_moment_its_creation_answered() {
+    let stack = start_stack().await;
+    let (gw, http) = (&stack.gw, &stack.http);
+    let user = stack.create_user("Early", "an early bird's password").await;
+    let session = stack.login(user, "an early bird's password").await;
+    // A fresh database: the next concerts get the ids 1, 2, …; ask about
+    // them before they exist, twice, so the gateway remembers them as unknown.
+    for _ in 0..2 {
+        for id in 1..=3 {
+            let stats = http.get(format!("{gw}/v1/concerts/{id}/queue"));
+            assert_eq!(
+                expect(stats, StatusCode::NOT_FOUND).await["code"],
+                "CONCERT_NOT_FOUND"
+            );
+            let join = http
+                .post(format!("{gw}/v1/concerts/{id}/queue"))
+                .bearer_auth(&session);
+            expect(join, StatusCode::NOT_FOUND).await;
+        }
+    }
+    let first = stack.create_concert().await;
+    assert!(first <= 3, "the concert took an id asked about: {first}");
+    expect(
+        http.get(format!("{gw}/v1/concerts/{first}/queue")),
+        StatusCode::OK,
+    )
+    .await;
+    let second = stack.create_concert().await;
+    assert!(second <= 3, "{second}");
+    let join = http
+        .post(format!("{gw}/v1/concerts/{second}/queue"))
+        .bearer_auth(&session);
+    expect(join, StatusCode::CREATED).await;
+}

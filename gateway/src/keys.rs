@@ -34,6 +34,15 @@ pub struct QueueKeys {
     all: [String; 10],
 }
 
+impl shared::cache::Footprint for QueueKeys {
+    fn footprint(&self) -> usize {
+        self.all
+            .iter()
+            .map(shared::cache::Footprint::footprint)
+            .sum()
+    }
+}
+
 impl QueueKeys {
     pub fn new(prefix: &str, concert: ConcertId) -> Self {
         let base = concert_key_base(prefix, concert);

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use redis::aio::ConnectionManager;
+use shared::cache::{BoundedCache, Budget, bounded};
 use shared::http::ShutdownFlag;
 use shared::ids::ConcertId;
 use shared::sessions::{SessionKeys, SessionVerifier};
@@ -17,6 +18,10 @@ use crate::keys::{self, QueueKeys};
 use crate::queue::QueueCalls;
 use crate::settings::Settings;
 use crate::tokens::TokenService;
+
+/// Size of the cache of key names: one entry per concert with a queue
+/// (ten key names each), 10,000 concerts in at most 16 MiB.
+pub const QUEUE_KEYS_CACHE: Budget = Budget::mib(10_000, 16);
 
 /// Cloned for every request, so it is one `Arc`: a clone is one atomic increment.
 #[derive(Clone)]
@@ -47,7 +52,7 @@ pub struct Inner {
     /// Concerts this process already registered in `tq:concerts`, so only a
     /// concert's first join here pays the extra round trip.
     registered: Mutex<HashSet<ConcertId>>,
-    queue_keys: quick_cache::sync::Cache<ConcertId, Arc<QueueKeys>>,
+    queue_keys: BoundedCache<ConcertId, Arc<QueueKeys>>,
 }
 
 impl AppState {
@@ -65,11 +70,11 @@ impl AppState {
             redis.clone(),
             db.clone(),
             settings.key_prefix.clone(),
-            100_000,
+            crate::tokens::SESSION_CACHE,
         );
         Self(Arc::new(Inner {
             sessions,
-            directory: Directory::new(db.clone()),
+            directory: Directory::new(db.clone(), redis.clone(), &settings.key_prefix),
             queue: QueueCalls::new(
                 redis.clone(),
                 settings.key_prefix.clone(),
@@ -83,7 +88,7 @@ impl AppState {
             clock,
             shutdown: ShutdownFlag::default(),
             registered: Mutex::default(),
-            queue_keys: quick_cache::sync::Cache::new(10_000),
+            queue_keys: bounded(QUEUE_KEYS_CACHE),
         }))
     }
 }

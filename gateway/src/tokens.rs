@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use quick_cache::sync::Cache;
+use shared::cache::{BoundedCache, Budget, bounded};
 use shared::ids::{ConcertId, UserId};
 use shared::sessions::SessionError;
 use shared::tokens::{
@@ -25,6 +25,17 @@ use crate::state::AppState;
 /// can be long; the place itself is kept only while the user keeps polling.
 const TICKET_LIFETIME_SECS: i64 = tokens::MAX_TOKEN_LIFETIME_SECS;
 
+/// Size of the cache of verified tickets and access tokens (polls are the
+/// hot path): 500,000 tokens (about 700 bytes each with their claims) in at
+/// most 256 MiB.
+pub const VERIFIED_CACHE: Budget = Budget::mib(500_000, 256);
+
+/// Size of the cache of signed access tokens: 200,000 in at most 128 MiB.
+pub const ACCESS_CACHE: Budget = Budget::mib(200_000, 128);
+
+/// Size of the cache of verified session tokens (joins).
+pub const SESSION_CACHE: Budget = Budget::mib(100_000, 96);
+
 pub struct TokenService {
     signer: Signer,
     keys: KeySet,
@@ -32,7 +43,7 @@ pub struct TokenService {
     verified: VerifiedCache,
     /// Access tokens already signed, by (ticket, session end): an active user
     /// polling again gets the same token instead of a new signature.
-    access: Cache<(Uuid, i64), String>,
+    access: BoundedCache<(Uuid, i64), String>,
 }
 
 impl TokenService {
@@ -69,8 +80,8 @@ impl TokenService {
             keys: KeySet::new(published),
             signer,
             jwks_body,
-            verified: VerifiedCache::new(500_000),
-            access: Cache::new(200_000),
+            verified: VerifiedCache::new(VERIFIED_CACHE),
+            access: bounded(ACCESS_CACHE),
         }
     }
 

@@ -33,7 +33,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function("verify/direct-ed25519", |b| {
         b.iter(|| tokens::verify(black_box(&ours), &keys, &[Audience::Booking], now).unwrap())
     });
-    let cache = VerifiedCache::new(1024);
+    let cache = VerifiedCache::new(shared::cache::Budget::mib(1024, 4));
     c.bench_function("verify/cached", |b| {
         b.iter(|| {
             cache
@@ -73,7 +73,7 @@ fn bench(c: &mut Criterion) {
             )
         })
     });
-    let sessions = VerifiedCache::<tokens::SessionClaims>::new(1024);
+    let sessions = VerifiedCache::<tokens::SessionClaims>::new(shared::cache::Budget::mib(1024, 4));
     c.bench_function("verify/session-cached", |b| {
         b.iter(|| {
             sessions

@@ -92,10 +92,28 @@ async fn read_json<T: DeserializeOwned>(
                 "expected a body with Content-Type: application/json",
             ));
         }
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| Problem::invalid(format!("invalid JSON body: {e}")))
+        decode(&bytes).map(Some)
     }
+}
+
+/// Decode a JSON document; a failure is `400 INVALID_REQUEST` whose
+/// `detail` names the field at fault (`name`, `schedules[0].price`), so a
+/// client can tell which input to correct.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            Problem::invalid(format!("invalid JSON body: {inner}"))
+        } else {
+            Problem::invalid(format!("invalid JSON body: field `{path}`: {inner}"))
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|e| Problem::invalid(format!("invalid JSON body: {e}")))?;
+    Ok(value)
 }
 
 fn too_large() -> Problem {

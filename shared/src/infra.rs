@@ -76,6 +76,28 @@ pub fn user_tickets_key(prefix: &str, concert: ConcertId) -> String {
     format!("{}:users", concert_key_base(prefix, concert))
 }
 
+/// The version of the set of concerts (`{prefix}:concerts-version`): a
+/// random string that booking replaces each time it creates a concert,
+/// after the commit and before it answers. A gateway remembers "no such
+/// concert" together with the version it read *before* asking Postgres, and
+/// believes that answer only while the version is unchanged, so a concert is
+/// found the moment its creation answered (API.md, Errors).
+pub fn concerts_version_key(prefix: &str) -> String {
+    format!("{prefix}:concerts-version")
+}
+
+/// Mark the set of concerts as changed (see [`concerts_version_key`]).
+pub async fn concerts_changed(
+    redis: &mut redis::aio::ConnectionManager,
+    prefix: &str,
+) -> Result<(), redis::RedisError> {
+    redis::cmd("SET")
+        .arg(concerts_version_key(prefix))
+        .arg(uuid::Uuid::new_v4().simple().to_string())
+        .query_async(redis)
+        .await
+}
+
 /// Whether a Redis error means "Redis is unreachable" (→ 503) rather than a bug.
 pub fn redis_is_unavailable(e: &redis::RedisError) -> bool {
     e.is_io_error()

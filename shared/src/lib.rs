@@ -3,6 +3,7 @@
 //! JWKS client), telemetry, HTTP plumbing and settings helpers.
 
 pub mod batch;
+pub mod cache;
 pub mod extract;
 pub mod http;
 pub mod ids;
@@ -12,6 +13,7 @@ pub mod request_id;
 pub mod sessions;
 pub mod settings;
 pub mod telemetry;
+pub mod text;
 pub mod tokens;
 
 #[cfg(feature = "testing")]

@@ -82,15 +82,15 @@ pub struct SessionVerifier {
 }
 
 impl SessionVerifier {
-    /// `capacity` bounds the verified-token cache (entries). Must be called
-    /// inside a Tokio runtime: it starts the batching tasks.
+    /// `cache` bounds the verified-token cache (entries and bytes). Must be
+    /// called inside a Tokio runtime: it starts the batching tasks.
     pub fn new(
         keys: SessionKeys,
         policy: IdentityPolicy,
         redis: ConnectionManager,
         db: PgPool,
         prefix: impl Into<String>,
-        capacity: usize,
+        cache: crate::cache::Budget,
     ) -> Self {
         let prefix = prefix.into();
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
@@ -98,7 +98,7 @@ impl SessionVerifier {
         Self {
             keys,
             policy,
-            verified: VerifiedCache::new(capacity),
+            verified: VerifiedCache::new(cache),
             signatures: Batcher::spawn(
                 MAX_BATCH,
                 cores,

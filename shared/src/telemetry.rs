@@ -76,14 +76,42 @@ pub fn render_metrics() -> String {
     handle.render()
 }
 
+/// The `route` label of a request no route matched (API.md, Limits: labels
+/// come from a closed set, never from the raw path).
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// The `method` labels: the methods the API and browsers use, and `other`
+/// for any other token a client sends (API.md, Limits), so invented methods
+/// cannot grow the number of series.
+pub const METHOD_LABELS: [&str; 8] = [
+    "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "other",
+];
+
+/// The `method` label of `method`: itself when it is one of the seven in
+/// [`METHOD_LABELS`], else `other`.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// Middleware: count requests and time them, labelled by route template
-/// (never the raw path, so ids do not explode the label space) and status.
+/// (`unmatched` when no route matched; never the raw path), method (see
+/// [`method_label`]) and status, so the number of series is bounded by the
+/// routes of the service whatever clients send.
 pub async fn http_metrics(request: Request, next: Next) -> Response {
     let start = Instant::now();
     let route = request.extensions().get::<MatchedPath>().cloned();
-    let method = request.method().clone();
+    let method = method_label(request.method());
     let response = next.run(request).await;
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let route = route.as_ref().map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
     let (requests, duration) = http_handles(route, method, response.status().as_u16());
     requests.increment(1);
     duration.record(start.elapsed().as_secs_f64());
@@ -91,26 +119,27 @@ pub async fn http_metrics(request: Request, next: Next) -> Response {
 }
 
 type HttpHandles = (metrics::Counter, metrics::Histogram);
-/// Handles by (method, status), then by route template.
-type HandleCache = HashMap<(Method, u16), HashMap<Box<str>, HttpHandles>>;
+/// Handles by (method label, status), then by route template.
+type HandleCache = HashMap<(&'static str, u16), HashMap<Box<str>, HttpHandles>>;
 
 thread_local! {
     /// The metric handles of each (method, status, route) this thread has
     /// served. Registering a labelled metric means building and hashing its
     /// key in the global registry, which costs more than a fast handler;
-    /// after the first request it is a lookup in a small local map.
+    /// after the first request it is a lookup in a small local map. Its keys
+    /// are the closed label sets, so it stays as small as the series.
     static HTTP_HANDLES: RefCell<HandleCache> = RefCell::new(HashMap::new());
 }
 
-fn http_handles(route: &str, method: Method, status: u16) -> HttpHandles {
+fn http_handles(route: &str, method: &'static str, status: u16) -> HttpHandles {
     HTTP_HANDLES.with(|cell| {
         let mut cache = cell.borrow_mut();
-        let by_route = cache.entry((method.clone(), status)).or_default();
+        let by_route = cache.entry((method, status)).or_default();
         if let Some(handles) = by_route.get(route) {
             return handles.clone();
         }
         let labels = [
-            ("method", method.as_str().to_owned()),
+            ("method", method.to_owned()),
             ("route", route.to_owned()),
             ("status", status.to_string()),
         ];

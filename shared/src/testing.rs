@@ -235,6 +235,54 @@ pub fn metric_value(exposition: &str, name: &str, labels: &[(&str, &str)]) -> f6
     metric_sum(exposition, name, labels).unwrap_or(0.0)
 }
 
+/// The series of a Prometheus text exposition: every sample's name and
+/// labels (its value dropped), so two scrapes can be compared as sets.
+pub fn series(exposition: &str) -> std::collections::BTreeSet<String> {
+    exposition
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.rsplit_once(' ').map(|(series, _)| series.to_owned()))
+        .collect()
+}
+
+/// Send what a hostile client would to grow the metrics: 300 requests with
+/// invented methods (half on `known_path`, a route the service serves, half
+/// on unknown paths) and 300 `GET`/`POST`s of random unknown paths. Returns
+/// the invented methods and paths, which no series may mention afterwards.
+pub async fn send_junk(client: &reqwest::Client, base: &str, known_path: &str) -> Vec<String> {
+    let mut invented = Vec::new();
+    for i in 0..300 {
+        let token = uuid::Uuid::new_v4().simple().to_string()[..10].to_uppercase();
+        let method = format!("X{token}");
+        let path = if i % 2 == 0 {
+            known_path.to_owned()
+        } else {
+            format!("/junk-{token}/{i}")
+        };
+        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("a method token");
+        let response = client
+            .request(m, format!("{base}{path}"))
+            .send()
+            .await
+            .expect("an answer to an invented method");
+        assert!(response.status().is_client_error(), "{method} {path}");
+        invented.push(method);
+    }
+    for i in 0..300 {
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let path = format!("/v1/{token}/{i}");
+        let request = if i % 2 == 0 {
+            client.get(format!("{base}{path}"))
+        } else {
+            client.post(format!("{base}{path}"))
+        };
+        let response = request.send().await.expect("an answer to an unknown path");
+        assert!(response.status().is_client_error(), "{path}");
+        invented.push(token);
+    }
+    invented
+}
+
 #[cfg(test)]
 mod tests {
     use super::metric_sum;

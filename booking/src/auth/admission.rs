@@ -8,8 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-use quick_cache::sync::Cache;
 use shared::ErrorCode;
+use shared::cache::{BoundedCache, Budget, bounded};
 use shared::ids::{ConcertId, UserId};
 use uuid::Uuid;
 
@@ -20,18 +20,22 @@ use crate::redis_gate::RedisGate;
 /// How long an "admitted" answer may be reused.
 pub const CACHE_MAX_AGE: Duration = Duration::from_secs(1);
 
+/// Size of the cache of admission answers: fixed-size entries (a ticket id
+/// and two numbers), 100,000 of them in at most 8 MiB.
+pub const CACHE: Budget = Budget::mib(100_000, 8);
+
 /// Checks and revokes admission.
 pub struct Admission {
     gate: RedisGate,
     /// Ticket id → (end of its session in Unix ms, when that was read).
-    recent: Cache<Uuid, (f64, Instant)>,
+    recent: BoundedCache<Uuid, (f64, Instant)>,
 }
 
 impl Admission {
     pub fn new(gate: RedisGate) -> Self {
         Self {
             gate,
-            recent: Cache::new(100_000),
+            recent: bounded(CACHE),
         }
     }
 

@@ -28,8 +28,17 @@ use shared::tokens::{
 };
 use shared::{ErrorCode, Problem};
 
+use shared::cache::Budget;
+
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// Size of the cache of verified access tokens: 100,000 tokens (about
+/// 700 bytes each with their claims) in at most 96 MiB.
+pub const ACCESS_TOKEN_CACHE: Budget = Budget::mib(100_000, 96);
+
+/// Size of the cache of verified session tokens (same shape).
+pub const SESSION_TOKEN_CACHE: Budget = Budget::mib(100_000, 96);
 
 /// Verifies the gateway's access tokens against its JWKS, remembering tokens
 /// it has already verified (the signature check is the expensive part).
@@ -42,7 +51,7 @@ impl TokenVerifier {
     pub fn new(jwks_url: &str) -> Self {
         Self {
             jwks: JwksClient::new(jwks_url),
-            verified: VerifiedCache::new(100_000),
+            verified: VerifiedCache::new(ACCESS_TOKEN_CACHE),
         }
     }
 

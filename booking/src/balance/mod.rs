@@ -19,7 +19,7 @@ use crate::domain::{self, ChargeAmount};
 use crate::error::ApiError;
 use crate::idempotency::{self, IdempotencyHeader};
 use crate::state::AppState;
-use store::{Balance, Entry};
+use store::Balance;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -137,23 +137,36 @@ fn charged(user: UserId, balance: Option<i64>) -> Result<Json<Balance>, ApiError
     }
 }
 
+/// Entries of one history page when `limit` is absent (API.md, Booking).
+pub const HISTORY_DEFAULT_LIMIT: i64 = 100;
+/// The largest `limit` of a history page (API.md, Booking).
+pub const HISTORY_MAX_LIMIT: i64 = 1000;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct HistoryQuery {
-    /// At most this many entries (1..=1000); all of them when absent.
+    /// At most this many entries (1..=1000); [`HISTORY_DEFAULT_LIMIT`] when absent.
     limit: Option<i64>,
     /// Only entries older than this `entry_id` (the last one of a page).
     before: Option<i64>,
 }
 
+/// One page of the ledger, newest first (API.md, Booking: `?limit=`
+/// 1..=1000, default 100, `?before=<entry_id>`). When older entries remain,
+/// `Link: </v1/users/{id}/balance/history?limit=N&before=<last entry_id>>;
+/// rel="next"` (RFC 8288; a reference relative to this service) gives the
+/// next page, so following it walks every entry exactly once.
 #[tracing::instrument(skip_all, fields(user_id = %user))]
 async fn history(
     bearer: Bearer,
     State(state): State<AppState>,
     Path(user): Path<UserId>,
     Query(query): Query<HistoryQuery>,
-) -> Result<Json<Vec<Entry>>, ApiError> {
-    if query.limit.is_some_and(|l| !(1..=1000).contains(&l)) {
+) -> Result<Response, ApiError> {
+    if query
+        .limit
+        .is_some_and(|l| !(1..=HISTORY_MAX_LIMIT).contains(&l))
+    {
         return Err(ApiError::new(
             ErrorCode::InvalidRequest,
             "limit must be between 1 and 1000",
@@ -169,7 +182,20 @@ async fn history(
         return Err(user_not_found(user));
     }
     bearer.require_user(user)?;
-    Ok(Json(
-        store::history(&state.db, user, query.before, query.limit).await?,
-    ))
+    let limit = query.limit.unwrap_or(HISTORY_DEFAULT_LIMIT);
+    // One more than the page tells whether a next page exists.
+    let mut entries = store::history(&state.db, user, query.before, limit + 1).await?;
+    let more = entries.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    entries.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next = entries.last().filter(|_| more).map(|last| {
+        format!(
+            "</v1/users/{user}/balance/history?limit={limit}&before={}>; rel=\"next\"",
+            last.entry_id
+        )
+    });
+    let mut response = Json(entries).into_response();
+    if let Some(link) = next.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        response.headers_mut().insert(header::LINK, link);
+    }
+    Ok(response)
 }

@@ -75,12 +75,12 @@ pub struct Entry {
 }
 
 /// The user's entries, newest first, older than `before` if given, at most
-/// `limit` of them if given.
+/// `limit` of them.
 pub async fn history(
     db: &PgPool,
     user: UserId,
     before: Option<i64>,
-    limit: Option<i64>,
+    limit: i64,
 ) -> Result<Vec<Entry>, sqlx::Error> {
     sqlx::query_as(
         "SELECT entry_id, kind, amount, balance_after, at FROM balance_ledger

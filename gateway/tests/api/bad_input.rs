@@ -281,3 +281,43 @@ async fn admin_settings_are_range_checked() {
     )
     .await;
 }
+
+/// The gateway's bodies carry no free text, but a string with a control
+/// character in any of their fields is still a `400` naming the field.
+#[tokio::test]
+async fn a_control_character_in_any_body_field_is_a_400_naming_it() {
+    let app = spawn_app().await;
+    let concert = app.create_concert().await;
+    let user = app.create_users(1).await[0];
+    let session = app.identity.session(user);
+    for c in ['\u{0}', '\u{1}', '\t', '\n', '\u{1f}', '\u{7f}'] {
+        let bad = format!("1{c}");
+        let response = app
+            .client
+            .post(app.url(&format!("/v1/concerts/{concert}/queue")))
+            .bearer_auth(&session)
+            .json(&json!({ "user_id": bad }))
+            .send()
+            .await
+            .unwrap();
+        let what = format!("join with U+{:04X}", u32::from(c));
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {body}");
+        assert!(
+            body["detail"].as_str().unwrap().contains("`user_id`"),
+            "{what}: {body}"
+        );
+        for field in ["paused", "admit_per_tick", "max_active"] {
+            let (status, body) = app.patch_queue(concert, json!({ field: bad })).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{field}: {body}");
+            assert!(
+                body["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("`{field}`")),
+                "{field}: {body}"
+            );
+        }
+    }
+}

@@ -36,6 +36,8 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// The `iss`/`aud` session tokens must carry (booking's by default).
     pub identity: shared::tokens::IdentityPolicy,
+    /// Reach Postgres through a proxy the test can cut ([`TestApp::postgres_proxy`]).
+    pub postgres_proxy: bool,
 }
 
 impl Default for Config {
@@ -50,6 +52,7 @@ impl Default for Config {
             system_clock: false,
             redis_url: None,
             identity: shared::tokens::IdentityPolicy::default(),
+            postgres_proxy: false,
         }
     }
 }
@@ -65,6 +68,8 @@ pub struct TestApp {
     pub clock: Option<Arc<ManualClock>>,
     pub config: Config,
     pub identity: Arc<IdentityProvider>,
+    /// Between the gateway and Postgres, when [`Config::postgres_proxy`].
+    pub postgres_proxy: Option<Arc<testing::TcpProxy>>,
 }
 
 pub fn migrations_dir() -> PathBuf {
@@ -82,7 +87,18 @@ pub async fn spawn_app_with(config: Config) -> TestApp {
     let data_dir =
         std::env::temp_dir().join(format!("gateway-test-{}", uuid::Uuid::new_v4().simple()));
     let identity = Arc::new(IdentityProvider::start().await);
-    start(config, db_url, db, prefix, data_dir, identity).await
+    if !config.postgres_proxy {
+        return start(config, db_url, db, prefix, data_dir, identity).await;
+    }
+    let server = testing::postgres_server_url();
+    let authority = server.rsplit_once('@').map_or(server.as_str(), |(_, a)| a);
+    let authority = authority.split_once("://").map_or(authority, |(_, a)| a);
+    let authority = authority.split('/').next().unwrap_or(authority).to_owned();
+    let proxy = Arc::new(testing::TcpProxy::start(&authority).await);
+    let via_proxy = db_url.replacen(&authority, &format!("127.0.0.1:{}", proxy.port()), 1);
+    let mut app = start(config, via_proxy, db, prefix, data_dir, identity).await;
+    app.postgres_proxy = Some(proxy);
+    app
 }
 
 async fn start(
@@ -141,6 +157,7 @@ async fn start(
         clock,
         config,
         identity,
+        postgres_proxy: None,
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod helpers;
+mod http_limits;
 mod identity;
 mod lifecycle;
 mod metrics;
@@ -10,3 +11,4 @@ mod queue_order;
 mod replicas;
 mod shutdown;
 mod tokens;
+mod unknown_concerts;

@@ -9,13 +9,28 @@
 //! against, so a key removed from a JWKS stops its tokens as soon as the
 //! JWKS is refetched (at most 60 s: API.md, Tokens). Entries are also
 //! forgotten after `max_age`. It holds gateway [`Claims`] or
-//! [`SessionClaims`] alike.
+//! [`SessionClaims`] alike, within a [`Budget`] of entries and bytes (a
+//! token is as long as the client's header makes it, and its bytes count).
+//! Only tokens that verified are stored, so a client cannot fill it with
+//! garbage.
 
 use std::time::{Duration, Instant};
 
-use quick_cache::sync::Cache;
+use crate::cache::{BoundedCache, Budget, Footprint, bounded};
 
 use super::{Audience, Claims, KeySet, SessionClaims, TokenError, peek_kid, verify};
+
+impl Footprint for Claims {
+    fn footprint(&self) -> usize {
+        std::mem::size_of::<Self>()
+    }
+}
+
+impl Footprint for SessionClaims {
+    fn footprint(&self) -> usize {
+        std::mem::size_of::<Self>() + self.session_id.as_ref().map_or(0, String::capacity)
+    }
+}
 
 /// Claims that end at an `exp` (Unix seconds).
 pub trait Expiring {
@@ -34,17 +49,17 @@ impl Expiring for SessionClaims {
     }
 }
 
-/// Verified claims by exact token string, at most `capacity` of them.
+/// Verified claims by exact token string, within a [`Budget`].
 pub struct VerifiedCache<C = Claims> {
     /// Token → (claims, when verified, the `kid` that verified it).
-    entries: Cache<String, (C, Instant, String)>,
+    entries: BoundedCache<String, (C, Instant, String)>,
     max_age: Duration,
 }
 
-impl<C: Clone + Expiring> VerifiedCache<C> {
-    pub fn new(capacity: usize) -> Self {
+impl<C: Clone + Expiring + Footprint> VerifiedCache<C> {
+    pub fn new(budget: Budget) -> Self {
         Self {
-            entries: Cache::new(capacity),
+            entries: bounded(budget),
             max_age: Duration::from_secs(60),
         }
     }

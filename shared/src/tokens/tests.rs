@@ -136,7 +136,7 @@ fn rejects_forgeries() {
 fn cache_honours_exp_and_audience() {
     let signer = Signer::generate();
     let keys = KeySet::new([signer.verifying_key()]);
-    let cache = VerifiedCache::new(16);
+    let cache = VerifiedCache::new(crate::cache::Budget::mib(16, 1));
     let c = claims(Audience::Queue, 1_000);
     let token = encode(&signer, &c);
     assert_eq!(
@@ -456,7 +456,7 @@ fn a_cached_token_is_refused_once_its_key_leaves_the_set() {
     let current = Signer::generate();
     let both = KeySet::new([retired.verifying_key(), current.verifying_key()]);
     let only_current = KeySet::new([current.verifying_key()]);
-    let cache = VerifiedCache::new(16);
+    let cache = VerifiedCache::new(crate::cache::Budget::mib(16, 1));
     let token = encode(&retired, &claims(Audience::Booking, 1_000));
     assert!(
         cache
