@@ -36,6 +36,11 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// The `iss`/`aud` session tokens must carry (booking's by default).
     pub identity: shared::tokens::IdentityPolicy,
+    /// The rate limits (the production defaults unless a test says otherwise).
+    pub limits: shared::limits::RateLimitSettings,
+    /// Timeouts and request bounds (the production defaults unless a test
+    /// says otherwise).
+    pub serve: shared::serve::ServeSettings,
 }
 
 impl Default for Config {
@@ -50,6 +55,8 @@ impl Default for Config {
             system_clock: false,
             redis_url: None,
             identity: shared::tokens::IdentityPolicy::default(),
+            limits: shared::limits::RateLimitSettings::default(),
+            serve: shared::serve::ServeSettings::default(),
         }
     }
 }
@@ -112,6 +119,8 @@ async fn start(
         booking_public_url: "http://127.0.0.1:8081".into(),
         identity_jwks_url: identity.jwks_url.clone(),
         identity: config.identity.clone(),
+        limits: config.limits.clone(),
+        serve: config.serve.clone(),
     };
     let (clock, dyn_clock): (Option<Arc<ManualClock>>, Arc<dyn Clock>) =
         if config.run_ticker || config.system_clock {
