@@ -4,6 +4,7 @@ mod bad_input;
 mod helpers;
 mod identity;
 mod lifecycle;
+mod limits;
 mod metrics;
 mod outage;
 mod queue_order;
