@@ -23,7 +23,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// `200` when both Redis and Postgres answer within [`PROBE_TIMEOUT`];
-/// `503` otherwise, and from the moment shutdown begins.
+/// `503` otherwise, from the moment shutdown begins, and while the service
+/// sheds load (`shared::serve::capacity`).
 async fn readyz(State(state): State<AppState>) -> Response {
     match check(&state).await {
         Ok(()) => axum::Json(serde_json::json!({"status": "ready"})).into_response(),
@@ -35,6 +36,9 @@ async fn readyz(State(state): State<AppState>) -> Response {
 pub async fn check(state: &AppState) -> Result<(), String> {
     if state.shutdown.is_shutting_down() {
         return Err("shutting down".into());
+    }
+    if state.serving.is_shedding() {
+        return Err("shedding load: at capacity".into());
     }
     let redis = tokio::time::timeout(PROBE_TIMEOUT, state.redis.ping());
     let postgres = tokio::time::timeout(PROBE_TIMEOUT, sqlx::query("SELECT 1").execute(&state.db));

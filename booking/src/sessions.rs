@@ -25,9 +25,9 @@ use axum::routing::{delete, get, post};
 use chrono::{SecondsFormat, TimeZone, Utc};
 use redis::Script;
 use serde::{Deserialize, Serialize};
+use shared::ErrorCode;
 use shared::ids::UserId;
 use shared::tokens::{SessionClaims, Signer, encode_session};
-use shared::{ErrorCode, Problem};
 use uuid::Uuid;
 
 use crate::auth::{bearer_token, session_error};
@@ -122,6 +122,8 @@ async fn login(
     Json(body): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let user = body.user_id;
+    // A login is a write of the user's budget (API.md, Limits).
+    state.limits.user.check(user).await?;
     let issuer = &state.issuer;
     let counter = format!("{}:login-failures:{user}", state.redis.prefix());
     let attempt = Uuid::new_v4().to_string();
@@ -135,16 +137,11 @@ async fn login(
         .await?;
     if wait_ms > 0 {
         count("limited");
-        let secs = u32::try_from(wait_ms.div_ceil(1000))
-            .unwrap_or(u32::MAX)
-            .max(1);
-        return Err(ApiError::Client(
-            Problem::new(
-                ErrorCode::RateLimited,
-                "too many failed logins for this user id; try again later",
-            )
-            .with_retry_after(secs),
-        ));
+        return Err(ApiError::Client(shared::limits::rate_limited(
+            "login",
+            Duration::from_millis(wait_ms),
+            "too many failed logins for this user id; try again later",
+        )));
     }
 
     let found: Option<(String, Option<String>)> =
@@ -209,7 +206,10 @@ impl FromRequestParts<AppState> for CurrentSession {
             .verifier
             .verify(token, shared::unix_now())
             .await
-            .map(CurrentSession)
+            .map(|claims| {
+                shared::limits::note_verified();
+                CurrentSession(claims)
+            })
             .map_err(session_error)
     }
 }

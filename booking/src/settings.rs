@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use axum::http::HeaderValue;
 use secrecy::SecretString;
+use shared::limits::RateLimitSettings;
+use shared::serve::ServeSettings;
 use shared::settings::{ConfigError, bool_or, key_prefix, parse_in_range, string_or, var};
 
 /// Everything the booking service is configured with.
@@ -39,10 +41,6 @@ pub struct Settings {
     pub run_migrations: bool,
     /// `HOLD_SWEEP_INTERVAL_MS`: how often timed-out holds are marked expired.
     pub sweep_interval: Duration,
-    /// `MAX_CONCURRENT_REQUESTS`: API requests handled at once; the rest
-    /// wait their turn, so a burst queues instead of starving the Redis and
-    /// Postgres connections of CPU (and timing out).
-    pub max_concurrent_requests: usize,
     /// `AUDIT_INTERVAL_SECS`: how often the invariant audit counts oversold
     /// seats and balances that differ from their ledger (`crate::audit`).
     pub audit_interval: Duration,
@@ -55,6 +53,11 @@ pub struct Settings {
     pub session_private_key_file: Option<PathBuf>,
     /// `DATA_DIR`: where a generated session key is kept (default `.data`).
     pub data_dir: PathBuf,
+    /// The rate limits (`RATE_LIMIT_*`, `TRUSTED_PROXIES`; API.md, Limits).
+    pub limits: RateLimitSettings,
+    /// Timeouts, connection and request bounds, load shedding
+    /// (`MAX_CONCURRENT_REQUESTS` and the rest: `shared::serve`).
+    pub serve: ServeSettings,
 }
 
 /// Which browser origins may call the API.
@@ -108,7 +111,6 @@ impl Settings {
                 50,
                 600_000,
             )?),
-            max_concurrent_requests: parse_in_range("MAX_CONCURRENT_REQUESTS", 256, 1, 100_000)?,
             audit_interval: Duration::from_secs(parse_in_range(
                 "AUDIT_INTERVAL_SECS",
                 60,
@@ -123,6 +125,8 @@ impl Settings {
             )?),
             session_private_key_file: var("SESSION_PRIVATE_KEY_FILE").map(PathBuf::from),
             data_dir: PathBuf::from(string_or("DATA_DIR", ".data")),
+            limits: RateLimitSettings::from_env()?,
+            serve: ServeSettings::from_env()?,
         })
     }
 }

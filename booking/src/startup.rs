@@ -16,7 +16,6 @@ use shared::infra::{connect_redis, postgres_pool};
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
-use tower::limit::GlobalConcurrencyLimitLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::auth::admission::Admission;
@@ -31,6 +30,8 @@ use crate::{
     admin, audit, balance, concerts, health, metrics, payments, reservations, seats, sessions,
     sweeper,
 };
+use shared::limits::Limits;
+use shared::serve::Serving;
 use shared::sessions::{SessionKeys, SessionVerifier};
 use shared::tokens::{IdentityPolicy, KeySet};
 
@@ -71,6 +72,12 @@ impl Application {
             .await
             .context("cannot connect to Redis (REDIS_URL)")?;
         let redis = RedisGate::new(conn.clone(), settings.redis_key_prefix.clone());
+        let limits = Arc::new(Limits::new(
+            &settings.limits,
+            conn.clone(),
+            &settings.redis_key_prefix,
+        ));
+        let serving = Serving::new(settings.serve.clone());
         let port = listener.local_addr()?.port();
         let signer = sessions::load_signer(&settings)
             .context("loading the session signing key (SESSION_PRIVATE_KEY_FILE or DATA_DIR)")?;
@@ -101,6 +108,8 @@ impl Application {
             redis,
             settings: Arc::new(settings),
             shutdown: ShutdownFlag::default(),
+            limits,
+            serving,
         };
         Ok(Self {
             listener,
@@ -120,8 +129,8 @@ impl Application {
         self.run_until(shutdown_signal(flag)).await
     }
 
-    /// Serve until `stop` resolves, then drain in-flight requests (`/readyz`
-    /// answers 503 from that moment) and stop the background tasks (sweeper,
+    /// Serve until `stop` resolves, then drain in-flight requests for at most
+    /// `SHUTDOWN_DRAIN_SECS` (`/readyz` answers 503 from that moment) and stop the background tasks (sweeper,
     /// invariant audit, metrics upkeep).
     pub async fn run_until(
         self,
@@ -143,14 +152,14 @@ impl Application {
             stop_sweeper.subscribe(),
         ));
         let flag = self.state.shutdown.clone();
+        let serving = Arc::clone(&self.state.serving);
         let app = router(self.state);
         tracing::info!(port = self.port, "booking is listening");
-        let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(async move {
-                stop.await;
-                flag.trigger();
-            })
-            .await;
+        let served = shared::serve::serve(self.listener, app, serving, async move {
+            stop.await;
+            flag.trigger();
+        })
+        .await;
         let _ = stop_sweeper.send(true);
         let _ = sweeper.await;
         let _ = audit.await;
@@ -180,8 +189,11 @@ pub async fn migrate(db: &PgPool) -> anyhow::Result<()> {
 /// Every route, the standard layers, and CORS.
 pub fn router(state: AppState) -> Router {
     let cors = cors(&state.settings.cors_allowed_origins);
-    let limit = GlobalConcurrencyLimitLayer::new(state.settings.max_concurrent_requests);
-    // Probes and metrics stay outside the limit: they must answer under load.
+    let (serving, addresses) = (
+        Arc::clone(&state.serving),
+        Arc::clone(&state.limits.address),
+    );
+    // Probes and metrics take no slot and no budget (`shared::serve`).
     let routes = Router::new()
         .merge(concerts::router())
         .merge(seats::router())
@@ -190,11 +202,10 @@ pub fn router(state: AppState) -> Router {
         .merge(balance::router())
         .merge(admin::router())
         .merge(sessions::router())
-        .layer(limit)
         .merge(health::router())
         .merge(common_routes())
         .with_state(state);
-    with_standard_layers(routes).layer(cors)
+    with_standard_layers(routes, &serving, &addresses).layer(cors)
 }
 
 fn cors(origins: &CorsOrigins) -> CorsLayer {

@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use shared::http::ShutdownFlag;
+use shared::limits::Limits;
+use shared::serve::Serving;
 use sqlx::PgPool;
 
 use crate::auth::admission::Admission;
@@ -30,4 +32,8 @@ pub struct AppState {
     pub admission: Arc<Admission>,
     pub catalog: Arc<Catalog>,
     pub shutdown: ShutdownFlag,
+    /// The rate limits (API.md, Limits).
+    pub limits: Arc<Limits>,
+    /// Serving limits and load-shedding state (`/readyz` reads it).
+    pub serving: Arc<Serving>,
 }

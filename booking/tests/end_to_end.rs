@@ -47,11 +47,12 @@ async fn start_stack() -> Stack {
         cors_allowed_origins: CorsOrigins::List(vec![gw.parse().unwrap()]),
         run_migrations: true,
         sweep_interval: Duration::from_secs(1),
-        max_concurrent_requests: 256,
         audit_interval: Duration::from_secs(1),
         session_ttl: Duration::from_secs(3600),
         session_private_key_file: None,
         data_dir,
+        limits: shared::limits::RateLimitSettings::default(),
+        serve: shared::serve::ServeSettings::default(),
     };
     let app = booking::Application::build_on(settings, booking_listener)
         .await
@@ -85,6 +86,8 @@ async fn start_gateway(db_url: &str, prefix: &str, data_dir: &Path, booking: &st
         booking_public_url: booking.to_owned(),
         identity_jwks_url: format!("{booking}/.well-known/jwks.json"),
         identity: shared::tokens::IdentityPolicy::default(),
+        limits: shared::limits::RateLimitSettings::default(),
+        serve: shared::serve::ServeSettings::default(),
     };
     let app = gateway::Application::build(settings)
         .await

@@ -38,6 +38,8 @@ fn settings(prefix: &str) -> Settings {
         booking_public_url: "http://127.0.0.1:8081".into(),
         identity_jwks_url: "http://127.0.0.1:8081/.well-known/jwks.json".into(),
         identity: shared::tokens::IdentityPolicy::default(),
+        limits: shared::limits::RateLimitSettings::default(),
+        serve: shared::serve::ServeSettings::default(),
     }
 }
 

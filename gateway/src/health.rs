@@ -1,5 +1,6 @@
 //! `GET /readyz`: ready when Redis and Postgres answer within 200 ms and the
-//! schema exists; not ready as soon as shutdown begins.
+//! schema exists; not ready as soon as shutdown begins, nor while the service
+//! sheds load (`shared::serve::capacity`).
 
 use std::time::Duration;
 
@@ -22,6 +23,9 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 pub async fn check(state: &AppState) -> Result<(), String> {
     if state.shutdown.is_shutting_down() {
         return Err("shutting down".into());
+    }
+    if state.serving.is_shedding() {
+        return Err("shedding load: at capacity".into());
     }
     let redis = async {
         let mut conn = state.redis.clone();

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::SecretString;
+use shared::limits::RateLimitSettings;
+use shared::serve::ServeSettings;
 use shared::settings::{ConfigError, key_prefix, parse_in_range, string_or, var};
 use shared::tokens::IdentityPolicy;
 
@@ -57,6 +59,10 @@ pub struct Settings {
     /// user id in `sub`); booking's tokens must carry a UUID `jti`, another
     /// issuer's need not (they cannot be revoked here then).
     pub identity: IdentityPolicy,
+    /// The rate limits (`RATE_LIMIT_*`, `TRUSTED_PROXIES`; API.md, Limits).
+    pub limits: RateLimitSettings,
+    /// Timeouts, connection and request bounds (`shared::serve`).
+    pub serve: ServeSettings,
 }
 
 impl Settings {
@@ -110,6 +116,8 @@ impl Settings {
                 string_or("IDENTITY_ISSUER", "booking"),
                 string_or("IDENTITY_AUDIENCE", "session"),
             ),
+            limits: RateLimitSettings::from_env()?,
+            serve: ServeSettings::from_env()?,
         })
     }
 

@@ -61,7 +61,8 @@ impl Application {
     }
 
     /// Serve until SIGTERM/Ctrl-C, then stop taking new connections, finish
-    /// in-flight requests, stop the ticker, and return.
+    /// in-flight requests (for at most `SHUTDOWN_DRAIN_SECS`), stop the
+    /// ticker, and return.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let state = self.state;
         let ticker = state
@@ -70,10 +71,14 @@ impl Application {
             .then(|| tokio::spawn(ticker::run(state.clone())));
         let upkeep = tokio::spawn(crate::metrics::run_upkeep(state.clone()));
         tracing::info!(port = self.port, "gateway listening");
-        axum::serve(self.listener, router(state.clone()))
-            .with_graceful_shutdown(shared::http::shutdown_signal(state.shutdown.clone()))
-            .await
-            .context("serving HTTP")?;
+        shared::serve::serve(
+            self.listener,
+            router(state.clone()),
+            Arc::clone(&state.serving),
+            shared::http::shutdown_signal(state.shutdown.clone()),
+        )
+        .await
+        .context("serving HTTP")?;
         if let Some(ticker) = ticker {
             ticker.abort();
         }
@@ -96,6 +101,6 @@ pub fn router(state: AppState) -> Router {
             get(|| async { shared::http::json_document(include_str!("openapi.json")) }),
         )
         .layer(DefaultBodyLimit::max(shared::extract::MAX_BODY_BYTES))
-        .with_state(state);
-    shared::http::with_standard_layers(api)
+        .with_state(state.clone());
+    shared::http::with_standard_layers(api, &state.serving, &state.limits.address)
 }

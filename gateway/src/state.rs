@@ -7,6 +7,8 @@ use redis::aio::ConnectionManager;
 use shared::cache::{BoundedCache, Budget, bounded};
 use shared::http::ShutdownFlag;
 use shared::ids::ConcertId;
+use shared::limits::Limits;
+use shared::serve::Serving;
 use shared::sessions::{SessionKeys, SessionVerifier};
 use shared::tokens::JwksClient;
 use sqlx::PgPool;
@@ -49,6 +51,10 @@ pub struct Inner {
     pub sessions: SessionVerifier,
     pub clock: Arc<dyn Clock>,
     pub shutdown: ShutdownFlag,
+    /// The rate limits (API.md, Limits).
+    pub limits: Limits,
+    /// Serving limits and load-shedding state (`/readyz` reads it).
+    pub serving: Arc<Serving>,
     /// Concerts this process already registered in `tq:concerts`, so only a
     /// concert's first join here pays the extra round trip.
     registered: Mutex<HashSet<ConcertId>>,
@@ -72,7 +78,11 @@ impl AppState {
             settings.key_prefix.clone(),
             crate::tokens::SESSION_CACHE,
         );
+        let limits = Limits::new(&settings.limits, redis.clone(), &settings.key_prefix);
+        let serving = Serving::new(settings.serve.clone());
         Self(Arc::new(Inner {
+            limits,
+            serving,
             sessions,
             directory: Directory::new(db.clone(), redis.clone(), &settings.key_prefix),
             queue: QueueCalls::new(

@@ -180,7 +180,10 @@ impl FromRequestParts<AppState> for Session {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts)?;
         match state.sessions.verify(token, state.clock.now_secs()).await {
-            Ok(claims) => Ok(Session(claims)),
+            Ok(claims) => {
+                shared::limits::note_verified();
+                Ok(Session(claims))
+            }
             Err(SessionError::Token(e)) => {
                 metrics::counter!("token_rejections_total", "reason" => e.reason()).increment(1);
                 Err(Problem::unauthenticated(format!("session token: {e}")).into())
@@ -207,9 +210,11 @@ async fn authenticate(
     accepted: &[Audience],
 ) -> Result<Claims, ApiError> {
     let token = bearer(parts)?;
-    Ok(state
+    let claims = state
         .tokens
-        .verify(token, accepted, state.clock.now_secs())?)
+        .verify(token, accepted, state.clock.now_secs())?;
+    shared::limits::note_verified();
+    Ok(claims)
 }
 
 impl FromRequestParts<AppState> for Ticket {

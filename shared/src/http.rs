@@ -10,7 +10,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
 
+use crate::limits::AddressLimiter;
 use crate::problem::{ErrorCode, Problem};
+use crate::serve::Serving;
 use crate::{request_id, telemetry};
 
 /// Routes every service serves the same way: `/healthz` and `/metrics`.
@@ -34,17 +36,30 @@ pub fn json_document(body: &'static str) -> Response {
 }
 
 /// Wrap a finished router with the standard stack: problem+json for unknown
-/// routes and methods, panics turned into an opaque 500, HTTP metrics, and
-/// the request id (outermost, so every log line and problem body carries it).
-pub fn with_standard_layers(router: Router) -> Router {
-    router
+/// routes and methods, the limits of API.md (`Limits`: the per-address rate
+/// limit, then the body timeout, the request timeout and load shedding, see
+/// [`crate::serve`] and [`crate::limits::address`]), panics turned into an
+/// opaque 500, HTTP metrics, and the request id (outermost, so every log
+/// line and problem body carries it).
+pub fn with_standard_layers(
+    router: Router,
+    serving: &Arc<Serving>,
+    addresses: &Arc<AddressLimiter>,
+) -> Router {
+    let router = router
         .fallback(|| async { Problem::new(ErrorCode::NotFound, "no such resource") })
         .method_not_allowed_fallback(|| async {
             Problem::new(
                 ErrorCode::MethodNotAllowed,
                 "method not allowed on this resource",
             )
-        })
+        });
+    serving
+        .layers(router)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(addresses),
+            crate::limits::address::layer,
+        ))
         .layer(axum::middleware::from_fn(telemetry::http_metrics))
         .layer(CatchPanicLayer::custom(
             |_panic: Box<dyn std::any::Any + Send>| {
@@ -118,5 +133,10 @@ pub fn check_admin(
         .iter()
         .zip(b.iter())
         .fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    if diff == 0 { Ok(()) } else { Err(denied()) }
+    if diff == 0 {
+        crate::limits::note_verified();
+        Ok(())
+    } else {
+        Err(denied())
+    }
 }

@@ -35,6 +35,9 @@ pub enum ErrorCode {
     InsufficientBalance,
     HoldLimitReached,
     IdempotencyInProgress,
+    /// The request's body did not arrive within the body timeout (API.md,
+    /// Limits: `408`; the contract names no code for it).
+    RequestTimeout,
     PayloadTooLarge,
     IdempotencyKeyReused,
     RateLimited,
@@ -59,6 +62,7 @@ impl ErrorCode {
             | InsufficientBalance
             | HoldLimitReached
             | IdempotencyInProgress => StatusCode::CONFLICT,
+            RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -88,6 +92,7 @@ impl ErrorCode {
             InsufficientBalance => "Insufficient balance",
             HoldLimitReached => "Hold limit reached",
             IdempotencyInProgress => "Idempotent request in progress",
+            RequestTimeout => "Request timeout",
             PayloadTooLarge => "Payload too large",
             IdempotencyKeyReused => "Idempotency key reused",
             RateLimited => "Rate limited",

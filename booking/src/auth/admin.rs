@@ -28,6 +28,7 @@ impl FromRequestParts<AppState> for Admin {
         };
         let given = bearer_token(parts).unwrap_or("");
         if constant_time_eq(given.as_bytes(), expected.expose_secret().as_bytes()) {
+            shared::limits::note_verified();
             Ok(Admin)
         } else {
             Err(ApiError::new(

@@ -151,9 +151,11 @@ impl FromRequestParts<AppState> for Bearer {
                 .verify(token, shared::unix_now())
                 .await
                 .map_err(session_error)?;
+            shared::limits::note_verified();
             return Ok(Bearer(Caller::Session(claims)));
         }
         let claims = state.tokens.verify(token, &kid).await?;
+        shared::limits::note_verified();
         Ok(Bearer(Caller::Access(claims)))
     }
 }

@@ -65,6 +65,8 @@ async fn charge(
     IdempotencyHeader(key): IdempotencyHeader,
     Json(body): Json<ChargeRequest>,
 ) -> Result<Response, ApiError> {
+    // A write of the user's budget (API.md, Limits).
+    state.limits.user.check(bearer.user_id()).await?;
     let now = domain::now();
     let caller = bearer.user_id();
     let path = format!("/v1/users/{user}/balance/charge");

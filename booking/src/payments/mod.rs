@@ -51,6 +51,8 @@ async fn pay(
     IdempotencyHeader(key): IdempotencyHeader,
     Json(body): Json<PayRequest>,
 ) -> Result<Response, ApiError> {
+    // A write of the user's budget (API.md, Limits).
+    state.limits.user.check(bearer.user_id()).await?;
     let now = domain::now();
     let user = bearer.user_id();
     let fingerprint = idempotency::fingerprint("POST", "/v1/payments", &body);

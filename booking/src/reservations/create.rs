@@ -35,6 +35,8 @@ pub async fn create(
     State(state): State<AppState>,
     Json(body): Json<HoldRequest>,
 ) -> Result<Response, ApiError> {
+    // A write of the user's budget (API.md, Limits).
+    state.limits.user.check(bearer.user_id()).await?;
     let now = domain::now();
     let (schedule_id, seat) = (body.schedule_id, body.seat_number);
     let schedule = state.catalog.schedule(schedule_id).await?;

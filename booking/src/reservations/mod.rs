@@ -105,6 +105,8 @@ async fn release(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
+    // A write of the user's budget (API.md, Limits).
+    state.limits.user.check(bearer.user_id()).await?;
     let now = domain::now();
     find_own(&state, &bearer, id).await?;
     match store::cancel(&state.db, id, bearer.user_id(), now).await? {

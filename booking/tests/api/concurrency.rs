@@ -5,9 +5,10 @@ use std::collections::HashSet;
 
 use futures::future::join_all;
 use reqwest::StatusCode;
+use shared::limits::RateLimitSettings;
 use tokio::task::JoinSet;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{Options, spawn_app, spawn_app_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_thousand_users_racing_for_fifty_seats_get_exactly_fifty() {
@@ -113,8 +114,17 @@ async fn five_hundred_requests_for_one_seat_have_one_winner() {
     assert_eq!(live, 1);
 }
 
+/// One user sending a hundred writes at once is over the per-user budget by
+/// design; these tests are about concurrency, so that limit is off here.
+fn without_rate_limits() -> Options {
+    Options {
+        limits: RateLimitSettings::off(),
+        ..Options::default()
+    }
+}
+
 async fn concurrent_payments_debit_once(same_key: bool) {
-    let app = spawn_app().await;
+    let app = spawn_app_with(without_rate_limits()).await;
     let user = app.create_user("Payer").await;
     let (concert, schedule) = app.create_concert(30_000).await;
     app.fund(user, 100_000).await;
@@ -174,7 +184,7 @@ async fn a_hundred_concurrent_payments_with_one_idempotency_key_debit_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_concurrent_charges_all_land_in_the_ledger() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(without_rate_limits()).await;
     let user = app.create_user("Saver").await;
     let token = app.session(user);
     let mut requests = JoinSet::new();

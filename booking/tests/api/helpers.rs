@@ -14,6 +14,8 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use shared::ids::{ConcertId, UserId};
 use shared::infra::{active_set_key, user_tickets_key};
+use shared::limits::RateLimitSettings;
+use shared::serve::ServeSettings;
 use shared::testing::{TcpProxy, fresh_database, random_prefix, redis_url, serve_jwks};
 use shared::tokens::{Audience, Claims, Jwks, SessionClaims, Signer, encode, encode_session};
 use sqlx::PgPool;
@@ -46,6 +48,11 @@ pub struct Options {
     pub postgres_proxy: Option<u16>,
     /// Reach Redis through this proxy.
     pub redis_proxy: Option<u16>,
+    /// The rate limits (the production defaults unless a test says otherwise).
+    pub limits: RateLimitSettings,
+    /// Timeouts and request bounds (the production defaults unless a test
+    /// says otherwise).
+    pub serve: ServeSettings,
 }
 
 impl Default for Options {
@@ -57,6 +64,8 @@ impl Default for Options {
             admin_token: Some(ADMIN_TOKEN),
             postgres_proxy: None,
             redis_proxy: None,
+            limits: RateLimitSettings::default(),
+            serve: ServeSettings::default(),
         }
     }
 }
@@ -95,11 +104,12 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         ]),
         run_migrations: true,
         sweep_interval: options.sweep_interval,
-        max_concurrent_requests: 256,
         audit_interval: Duration::from_secs(1),
         session_ttl: Duration::from_secs(3600),
         session_private_key_file: Some(session_key),
         data_dir,
+        limits: options.limits,
+        serve: options.serve,
     };
     let address = start(settings.clone()).await;
     let redis = shared::infra::connect_redis(&redis_url(), Duration::from_secs(5))

@@ -43,6 +43,8 @@ pub async fn join(
     JsonOrEmpty(body): JsonOrEmpty<JoinRequest>,
 ) -> ApiResult<Response> {
     let user = session.user_id;
+    // A join is a write of the user's budget (API.md, Limits).
+    state.limits.user.check(user).await?;
     if !state.directory.concert_exists(concert.get()).await? {
         return Err(ApiError::code(
             ErrorCode::ConcertNotFound,

@@ -29,6 +29,8 @@ pub async fn status(
     Path(concert): Path<ConcertId>,
 ) -> ApiResult<Json<QueueStatus>> {
     require_concert(&claims, concert)?;
+    // Faster than the per-ticket poll budget is over budget (API.md, Limits).
+    state.limits.ticket.check(claims.ticket_id)?;
     let reply = state.queue.status(concert, claims.ticket_id).await?;
     let fields: Vec<&str> = super::line(&reply)?.split(' ').collect();
     let place = Place::parse(&fields)?;

@@ -38,6 +38,11 @@ pub struct Config {
     pub identity: shared::tokens::IdentityPolicy,
     /// Reach Postgres through a proxy the test can cut ([`TestApp::postgres_proxy`]).
     pub postgres_proxy: bool,
+    /// The rate limits (the production defaults unless a test says otherwise).
+    pub limits: shared::limits::RateLimitSettings,
+    /// Timeouts and request bounds (the production defaults unless a test
+    /// says otherwise).
+    pub serve: shared::serve::ServeSettings,
 }
 
 impl Default for Config {
@@ -53,6 +58,8 @@ impl Default for Config {
             redis_url: None,
             identity: shared::tokens::IdentityPolicy::default(),
             postgres_proxy: false,
+            limits: shared::limits::RateLimitSettings::default(),
+            serve: shared::serve::ServeSettings::default(),
         }
     }
 }
@@ -128,6 +135,8 @@ async fn start(
         booking_public_url: "http://127.0.0.1:8081".into(),
         identity_jwks_url: identity.jwks_url.clone(),
         identity: config.identity.clone(),
+        limits: config.limits.clone(),
+        serve: config.serve.clone(),
     };
     let (clock, dyn_clock): (Option<Arc<ManualClock>>, Arc<dyn Clock>) =
         if config.run_ticker || config.system_clock {

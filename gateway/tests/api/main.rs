@@ -5,6 +5,7 @@ mod helpers;
 mod http_limits;
 mod identity;
 mod lifecycle;
+mod limits;
 mod metrics;
 mod outage;
 mod queue_order;
