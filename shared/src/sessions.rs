@@ -93,16 +93,17 @@ impl SessionVerifier {
         cache: crate::cache::Budget,
     ) -> Self {
         let prefix = prefix.into();
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let (lookup_redis, lookup_prefix) = (redis.clone(), prefix.clone());
         Self {
             keys,
             policy,
             verified: VerifiedCache::new(cache),
-            signatures: Batcher::spawn(
+            signatures: Batcher::spawn_gathering(
                 MAX_BATCH,
-                cores,
                 |checks: Vec<SignatureCheck>| async move {
+                    metrics::counter!("session_signature_batches_total").increment(1);
+                    metrics::counter!("session_signatures_checked_total")
+                        .increment(checks.len() as u64);
                     verify_signatures(&checks).into_iter().map(Ok).collect()
                 },
             ),

@@ -56,17 +56,10 @@ async fn pay(
     let now = domain::now();
     let user = bearer.user_id();
     let fingerprint = idempotency::fingerprint("POST", "/v1/payments", &body);
-    if let Some(key) = &key
-        && let Some(existing) = idempotency::lookup(&state.db, user, key, &fingerprint, now).await?
-    {
-        count("idempotent_answer");
-        return Ok(existing.into_response());
-    }
-
-    let id = body.reservation_id;
-    let reservation = reservations::find_own(&state, &bearer, id).await?;
-    let schedule = state.catalog.schedule(reservation.schedule()?).await?;
-
+    // The key is claimed before anything this payment can change is read
+    // (API.md, `Idempotency-Key`): a concurrent request with the same key
+    // gets 409 IN_PROGRESS or the stored answer, never an answer shaped by
+    // this payment's own effects.
     let claim = match &key {
         None => None,
         Some(key) => match idempotency::claim(&state.db, user, key, &fingerprint, now).await? {
@@ -76,6 +69,23 @@ async fn pay(
                 return Ok(existing.into_response());
             }
         },
+    };
+
+    let id = body.reservation_id;
+    let checked = async {
+        let reservation = reservations::find_own(&state, &bearer, id).await?;
+        let schedule = state.catalog.schedule(reservation.schedule()?).await?;
+        Ok::<_, ApiError>((reservation, schedule))
+    }
+    .await;
+    let (reservation, schedule) = match checked {
+        Ok(found) => found,
+        Err(e) => {
+            if let Some(claim) = claim {
+                idempotency::release(&state.db, claim).await;
+            }
+            return Err(e);
+        }
     };
     let outcome = store::pay(&state.db, id, user, now, claim.as_ref()).await;
     let error = match outcome {

@@ -3,7 +3,9 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{assert_problem, spawn_app};
+use shared::limits::RateLimitSettings;
+
+use crate::helpers::{Options, assert_problem, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn a_payment_replay_is_byte_identical_even_after_the_token_was_revoked() {
@@ -102,4 +104,56 @@ async fn a_key_reused_for_a_different_request_is_refused() {
             .status(),
         StatusCode::CREATED
     );
+}
+
+/// 25 concurrent payments of one reservation under one key: each answer is
+/// the one stored answer (201, byte-identical) or `409
+/// IDEMPOTENCY_IN_PROGRESS` — never an answer caused by the first payment's
+/// own effects (its revoked access token, its confirmed reservation) — and
+/// the balance is debited once. Repeated a few times, since the race is
+/// between requests in flight.
+#[tokio::test]
+async fn concurrent_payments_under_one_key_get_the_stored_answer_or_in_progress() {
+    let app = spawn_app_with(Options {
+        limits: RateLimitSettings::off(),
+        ..Options::default()
+    })
+    .await;
+    let (concert, schedule) = app.create_concert(10_000).await;
+    for round in 0..4 {
+        let user = app.create_user(&format!("Racer {round}")).await;
+        app.fund(user, 50_000).await;
+        let access = app.admit(user, concert).await;
+        let reservation = app.hold_ok(&access.token, schedule, 10 + round).await;
+        let key = format!("race-{round}");
+        let answers = futures::future::join_all(
+            (0..25).map(|_| app.pay(&access.token, &reservation, Some(&key))),
+        )
+        .await;
+        let mut stored = Vec::new();
+        let mut in_progress = 0;
+        for answer in answers {
+            match answer.status() {
+                StatusCode::CREATED => stored.push(answer.bytes().await.unwrap()),
+                StatusCode::CONFLICT => {
+                    let body = assert_problem(answer, 409, "IDEMPOTENCY_IN_PROGRESS").await;
+                    assert!(body["detail"].is_string());
+                    in_progress += 1;
+                }
+                other => panic!(
+                    "round {round}: {other} {}",
+                    answer.text().await.unwrap_or_default()
+                ),
+            }
+        }
+        assert!(!stored.is_empty(), "round {round}: nobody paid");
+        assert!(
+            stored.iter().all(|body| *body == stored[0]),
+            "round {round}: the 201 answers differ"
+        );
+        assert_eq!(stored.len() + in_progress, 25);
+        assert_eq!(app.balance_of(user).await, 40_000, "round {round}");
+        assert_eq!(app.ledger_total(user).await, 40_000, "round {round}");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM payments").await, 4);
 }

@@ -103,6 +103,15 @@ impl JwksClient {
         }
     }
 
+    /// The same client with keys refreshed every `max_age` instead of 60 s
+    /// (tests of key retirement; an operator has no reason to lengthen it).
+    pub fn with_max_age(self, max_age: Duration) -> Self {
+        let inner = Arc::into_inner(self.inner).expect("configure a JwksClient before cloning it");
+        Self {
+            inner: Arc::new(Inner { max_age, ..inner }),
+        }
+    }
+
     /// The cached keys, fetching them first if none are cached or they are stale.
     pub async fn keys(&self) -> Result<Arc<KeySet>, JwksError> {
         {
@@ -152,5 +161,78 @@ impl JwksClient {
         let keys = Arc::new(jwks.key_set());
         *self.inner.keys.write().await = (keys.clone(), Some(Instant::now()));
         Ok(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::tokens::{Signer, TokenError, VerifiedCache, encode_session, verify_session};
+
+    /// A JWKS endpoint whose keys the test replaces (a rotation that drops a key).
+    async fn rotating_jwks(keys: Arc<std::sync::RwLock<Jwks>>) -> String {
+        let router = axum::Router::new().route(
+            "/jwks.json",
+            axum::routing::get(move || {
+                let jwks = keys.read().unwrap().clone();
+                async move { axum::Json(jwks) }
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        format!("http://127.0.0.1:{port}/jwks.json")
+    }
+
+    #[test]
+    fn keys_are_refreshed_at_least_every_minute() {
+        let client = JwksClient::new("http://127.0.0.1:9/jwks.json");
+        assert_eq!(client.inner.max_age, Duration::from_secs(60));
+    }
+
+    /// A key dropped from the JWKS stops verifying, cached tokens included,
+    /// within the client's maximum age (60 s in production, 300 ms here).
+    #[tokio::test]
+    async fn a_key_dropped_from_the_jwks_is_refused_within_the_max_age() {
+        let (retired, current) = (Signer::generate(), Signer::generate());
+        let published = Arc::new(std::sync::RwLock::new(Jwks {
+            keys: vec![retired.jwk(), current.jwk()],
+        }));
+        let url = rotating_jwks(Arc::clone(&published)).await;
+        let client = JwksClient::new(url).with_max_age(Duration::from_millis(300));
+        let cache = VerifiedCache::new(crate::cache::Budget::mib(64, 1));
+        let policy = crate::tokens::IdentityPolicy::default();
+        let now = crate::unix_now();
+        let claims = crate::tokens::SessionClaims {
+            user_id: crate::ids::UserId::new(7).unwrap(),
+            session_id: Some(uuid::Uuid::new_v4().to_string()),
+            issued_at: now,
+            expires_at: now + 600,
+        };
+        let old_token = encode_session(&retired, &claims);
+        let verify = |keys: &KeySet| {
+            cache.get_or_verify(&old_token, keys, now, || {
+                verify_session(&old_token, keys, &policy, now)
+            })
+        };
+        assert!(verify(&*client.keys().await.unwrap()).is_ok());
+
+        published.write().unwrap().keys = vec![current.jwk()];
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let keys = client.keys().await.unwrap();
+            match verify(&keys) {
+                Err(TokenError::UnknownKid) => break,
+                Ok(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                other => panic!("the retired key was still trusted: {other:?}"),
+            }
+        }
     }
 }
