@@ -7,6 +7,7 @@ pub mod extract;
 pub mod http;
 pub mod ids;
 pub mod infra;
+pub mod openapi;
 pub mod problem;
 pub mod request_id;
 pub mod sessions;
