@@ -28,11 +28,15 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 struct NewUser {
     /// 1 to 200 characters, not only whitespace, no control characters.
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
+    )]
     name: String,
     /// 8..=128 characters without control characters; stored only as an
     /// Argon2id hash.
-    #[schema(min_length = 8, max_length = 128)]
+    #[schema(min_length = 8, max_length = 128, pattern = r"^[^\x00-\x1F\x7F]*$")]
     password: String,
 }
 
@@ -92,10 +96,18 @@ pub async fn insert_user(
 #[serde(deny_unknown_fields)]
 pub struct NewConcert {
     /// 1 to 200 characters, not only whitespace, no control characters.
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
+    )]
     pub title: String,
     /// 1 to 200 characters, not only whitespace, no control characters.
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
+    )]
     pub venue: String,
     /// At most 366 dates.
     #[schema(max_items = 366)]

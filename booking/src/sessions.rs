@@ -103,7 +103,7 @@ impl SessionIssuer {
 struct LoginRequest {
     user_id: UserId,
     /// 1 to 128 characters, no control characters.
-    #[schema(min_length = 1, max_length = 128)]
+    #[schema(min_length = 1, max_length = 128, pattern = r"^[^\x00-\x1F\x7F]*$")]
     password: String,
 }
 

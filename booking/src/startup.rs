@@ -112,6 +112,12 @@ impl Application {
         })
     }
 
+    /// The router this application serves (every route, with its layers),
+    /// without serving it.
+    pub fn router(&self) -> Router {
+        router(self.state.clone())
+    }
+
     /// The port actually bound (useful with port 0).
     pub fn port(&self) -> u16 {
         self.port

@@ -28,6 +28,7 @@ use utoipa::openapi::{ContentBuilder, HeaderBuilder, OpenApi, Ref, RefOr, Respon
 use utoipa::{OpenApi as _, PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::ids::{ConcertId, ScheduleId, UserId};
 use crate::problem::{Body, ErrorCode};
 
 /// The media type of every error body (RFC 9457).
@@ -191,6 +192,15 @@ pub fn complete(doc: &mut OpenApi, schemes: &[Scheme]) {
     components
         .schemas
         .insert(ErrorCode::name().into_owned(), ErrorCode::schema());
+    // Path parameters name these by reference, but utoipa registers a
+    // schema only when a body type uses it.
+    for (name, schema) in [
+        (UserId::name(), UserId::schema()),
+        (ConcertId::name(), ConcertId::schema()),
+        (ScheduleId::name(), ScheduleId::schema()),
+    ] {
+        components.schemas.insert(name.into_owned(), schema);
+    }
     for (status, name, description) in EVERY_ROUTE.into_iter().chain([TOO_LARGE]) {
         components
             .responses

@@ -10,6 +10,7 @@ mod helpers;
 mod holds;
 mod idempotency;
 mod metrics;
+mod openapi;
 mod outages;
 mod payments;
 mod sessions;

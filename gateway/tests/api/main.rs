@@ -5,6 +5,7 @@ mod helpers;
 mod identity;
 mod lifecycle;
 mod metrics;
+mod openapi;
 mod outage;
 mod queue_order;
 mod replicas;
