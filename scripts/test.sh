@@ -3,6 +3,9 @@
 #
 #   scripts/test.sh            formatting, lints, then the whole test suite
 #
+# The suite ends with the browser tests and the API fuzzing run
+# (scripts/fuzz-api.sh: a few minutes, bounded by FUZZ_MAX_TIME per service).
+#
 # Tests create their own databases (test_<uuid>) and Redis key prefixes
 # (test:<uuid>); leftovers of earlier runs are removed first.
 set -euo pipefail
@@ -24,3 +27,4 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "[test] cargo test" >&2
 cargo test --workspace --all-targets
 scripts/browser-tests.sh
+scripts/fuzz-api.sh

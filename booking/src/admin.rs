@@ -4,41 +4,66 @@
 //! (`shared::infra::concerts_version_key`), so no gateway keeps calling it
 //! unknown after the creation answered.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shared::ErrorCode;
 use shared::extract::Json;
 use sqlx::PgConnection;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::admin::Admin;
 use crate::domain::{Label, NewPassword, rfc3339};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/admin/users", post(create_user))
-        .route("/v1/admin/concerts", post(create_concert))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_user))
+        .routes(routes!(create_concert))
 }
 
-#[derive(Debug, Deserialize)]
+/// A user to create.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewUser {
+    /// 1 to 200 characters, not only whitespace, no control characters.
+    #[schema(
+        value_type = String,
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
+    )]
     name: Label,
-    /// Stored only as an Argon2id hash.
+    /// 8..=128 characters without control characters; stored only as an
+    /// Argon2id hash.
+    #[schema(value_type = String, min_length = 8, max_length = 128, pattern = r"^[^\x00-\x1F\x7F]*$")]
     password: NewPassword,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+/// A created user.
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct User {
+    #[schema(minimum = 1)]
     pub user_id: i64,
     pub name: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/users",
+    tag = "admin",
+    summary = "Create a user (admin)",
+    request_body(content = NewUser, content_type = "application/json"),
+    security(("admin_token" = [])),
+    responses(
+        (status = 201, description = "Created, with a balance of 0", body = User),
+        (status = 403, description = "FORBIDDEN: no admin token, or none is configured"),
+    ),
+)]
 async fn create_user(
     _admin: Admin,
     State(state): State<AppState>,
@@ -70,23 +95,43 @@ pub async fn insert_user(
 }
 
 /// A concert to create.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewConcert {
+    /// 1 to 200 characters, not only whitespace, no control characters.
+    #[schema(
+        value_type = String,
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
+    )]
     pub title: Label,
+    /// 1 to 200 characters, not only whitespace, no control characters.
+    #[schema(
+        value_type = String,
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
+    )]
     pub venue: Label,
+    /// At most 366 dates.
+    #[schema(max_items = 366)]
     pub schedules: Vec<NewSchedule>,
 }
 
-#[derive(Debug, Deserialize)]
+/// One date of a concert to create, with its seats.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSchedule {
+    /// RFC 3339.
     #[serde(deserialize_with = "crate::domain::rfc3339_in")]
     pub starts_at: DateTime<Utc>,
     /// Price of every seat, in KRW (`0..=10,000,000`).
+    #[schema(minimum = 0, maximum = 10_000_000)]
     pub price: i64,
     /// Number of seats (`1..=1000`), 50 when absent.
     #[serde(default = "default_seats")]
+    #[schema(minimum = 1, maximum = 1000, default = 50)]
     pub seats: i32,
 }
 
@@ -94,19 +139,36 @@ fn default_seats() -> i32 {
     50
 }
 
-#[derive(Debug, Serialize)]
+/// A created concert and the ids of its schedules.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedConcert {
+    #[schema(minimum = 1)]
     pub concert_id: i64,
     pub schedules: Vec<CreatedSchedule>,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+/// A created schedule.
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct CreatedSchedule {
+    #[schema(minimum = 1)]
     pub schedule_id: i64,
+    /// RFC 3339 UTC, with milliseconds.
     #[serde(serialize_with = "rfc3339")]
     pub starts_at: DateTime<Utc>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/concerts",
+    tag = "admin",
+    summary = "Create a concert with its schedules and seats (admin)",
+    request_body(content = NewConcert, content_type = "application/json"),
+    security(("admin_token" = [])),
+    responses(
+        (status = 201, description = "Created", body = CreatedConcert),
+        (status = 403, description = "FORBIDDEN: no admin token, or none is configured"),
+    ),
+)]
 async fn create_concert(
     _admin: Admin,
     State(state): State<AppState>,
@@ -121,7 +183,7 @@ async fn create_concert(
         if !(0..=10_000_000).contains(&s.price) {
             return Err(invalid("price must be between 0 and 10000000"));
         }
-        if !(1..=1000).contains(&s.seats) {
+        if !(1..=crate::domain::MAX_SEATS_PER_SCHEDULE).contains(&s.seats) {
             return Err(invalid("seats must be between 1 and 1000"));
         }
     }

@@ -1,32 +1,43 @@
 //! Browsing: the list of concerts (public) and a concert's upcoming
 //! schedules with their free seats (admitted users of that concert).
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use shared::extract::{Json, Path};
 use shared::ids::ConcertId;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::Bearer;
 use crate::domain::{self, rfc3339};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/concerts", get(list_concerts))
-        .route("/v1/concerts/{concert_id}/schedules", get(list_schedules))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_concerts))
+        .routes(routes!(list_schedules))
 }
 
-#[derive(Serialize, sqlx::FromRow)]
+/// A concert on sale.
+#[derive(Serialize, sqlx::FromRow, ToSchema)]
 struct Concert {
+    #[schema(minimum = 1)]
     concert_id: i64,
     title: String,
     venue: String,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/concerts",
+    tag = "catalog",
+    summary = "List concerts",
+    security(()),
+    responses((status = 200, description = "Every concert, by id", body = Vec<Concert>)),
+)]
 #[tracing::instrument(skip_all)]
 async fn list_concerts(State(state): State<AppState>) -> Result<Json<Vec<Concert>>, ApiError> {
     let concerts =
@@ -36,15 +47,36 @@ async fn list_concerts(State(state): State<AppState>) -> Result<Json<Vec<Concert
     Ok(Json(concerts))
 }
 
-#[derive(Serialize, sqlx::FromRow)]
+/// One upcoming date of a concert and how many of its seats are free.
+#[derive(Serialize, sqlx::FromRow, ToSchema)]
 struct ScheduleSummary {
+    #[schema(minimum = 1)]
     schedule_id: i64,
+    /// RFC 3339 UTC, with milliseconds.
     #[serde(serialize_with = "rfc3339")]
     starts_at: DateTime<Utc>,
+    /// Seats of the schedule (50 unless the concert was created with another count).
+    #[schema(minimum = 1, maximum = 1000)]
     total_seats: i32,
+    /// Seats neither held (a live hold) nor sold.
+    #[schema(minimum = 0, maximum = 1000)]
     available_seats: i64,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/concerts/{concert_id}/schedules",
+    tag = "catalog",
+    summary = "Upcoming schedules of a concert (admitted)",
+    params(("concert_id" = ConcertId, Path, description = "The concert")),
+    security(("access_token" = [])),
+    responses(
+        (status = 200, description = "Upcoming schedules, soonest first", body = Vec<ScheduleSummary>),
+        (status = 401, description = "UNAUTHENTICATED: no valid session or access token (a queue ticket is never accepted)"),
+        (status = 403, description = "NOT_ADMITTED: not in the concert's active set (or a session token); FORBIDDEN: an access token of another concert"),
+        (status = 404, description = "CONCERT_NOT_FOUND"),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(concert_id = %concert))]
 async fn list_schedules(
     Bearer(claims): Bearer,

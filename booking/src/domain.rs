@@ -46,6 +46,30 @@ impl<'de> Deserialize<'de> for SeatNumber {
     }
 }
 
+/// In the OpenAPI document: an integer `1..=1000` (the most seats a
+/// schedule can have; 50 unless the concert was created with another count).
+/// A positive number over the schedule's `total_seats` is `404 SEAT_NOT_FOUND`.
+impl utoipa::PartialSchema for SeatNumber {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
+            .minimum(Some(1))
+            .maximum(Some(MAX_SEATS_PER_SCHEDULE))
+            .description(Some(
+                "A seat: 1..=total_seats of its schedule (50 seats unless the concert was \
+                 created with another count, at most 1000)",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for SeatNumber {}
+
+/// The most seats one schedule can have (`POST /v1/admin/concerts`).
+pub const MAX_SEATS_PER_SCHEDULE: i32 = 1000;
+
 impl std::fmt::Display for SeatNumber {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)
@@ -76,6 +100,22 @@ impl ChargeAmount {
     }
 }
 
+/// In the OpenAPI document: an integer `1..=10,000,000` (KRW).
+impl utoipa::PartialSchema for ChargeAmount {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(1))
+            .maximum(Some(Self::MAX))
+            .description(Some("KRW to add, 1..=10,000,000"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ChargeAmount {}
+
 impl<'de> Deserialize<'de> for ChargeAmount {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Self::new(i64::deserialize(d)?).map_err(serde::de::Error::custom)
@@ -86,8 +126,10 @@ impl<'de> Deserialize<'de> for ChargeAmount {
 /// below `i64::MAX` so that adding a charge can never overflow.
 pub const MAX_BALANCE: i64 = 1_000_000_000_000;
 
-/// The lifecycle of a reservation, as stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// The lifecycle of a reservation, as stored: `held` until paid
+/// (`confirmed`), released (`cancelled`) or timed out (`expired`, as soon as
+/// `expires_at` passed, swept or not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ReservationStatus {
     Held,

@@ -1,30 +1,37 @@
-//! Readiness and the API description. Liveness (`/healthz`) and `/metrics`
+//! Readiness. Liveness (`/healthz`) and `/metrics`
 //! come from `shared::http::common_routes`.
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use shared::http::json_document;
 use shared::{ErrorCode, Problem};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 
 /// How long Redis and Postgres each get to answer a readiness probe.
 pub const PROBE_TIMEOUT: Duration = Duration::from_millis(200);
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/readyz", get(readyz)).route(
-        "/openapi.json",
-        get(|| async { json_document(include_str!("../openapi.json")) }),
-    )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(readyz))
 }
 
 /// `200` when both Redis and Postgres answer within [`PROBE_TIMEOUT`];
 /// `503` otherwise, from the moment shutdown begins, and while the service
 /// sheds load (`shared::serve::capacity`).
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    summary = "Readiness: Redis and Postgres answer within 200 ms; 503 once shutdown starts or while shedding load",
+    security(()),
+    responses(
+        (status = 200, description = "Ready", body = Object, example = json!({"status": "ready"})),
+        (status = 503, description = "UNAVAILABLE: not ready, shutting down, or shedding load"),
+    ),
+)]
 async fn readyz(State(state): State<AppState>) -> Response {
     match check(&state).await {
         Ok(()) => axum::Json(serde_json::json!({"status": "ready"})).into_response(),

@@ -2,35 +2,69 @@
 //! `available`, `held` or `sold`, for admitted users of the schedule's concert.
 //! A hold whose time has run out shows as `available`, swept or not.
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
 use serde::Serialize;
 use shared::extract::{Json, Path};
 use shared::ids::ScheduleId;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::Bearer;
 use crate::domain;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/schedules/{schedule_id}/seats", get(seat_map))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(seat_map))
 }
 
-#[derive(Serialize)]
+/// Every seat of a schedule, by number.
+#[derive(Serialize, ToSchema)]
 struct SeatMap {
     schedule_id: ScheduleId,
+    /// Seats `1..=total_seats` in order.
     seats: Vec<Seat>,
 }
 
-#[derive(Serialize, sqlx::FromRow)]
+#[derive(Serialize, sqlx::FromRow, ToSchema)]
 struct Seat {
+    /// `1..=total_seats` of the schedule (50 unless created with another count).
+    #[schema(minimum = 1, maximum = 1000)]
     seat_number: i32,
+    #[schema(value_type = SeatStatus)]
     status: String,
+    /// KRW.
+    #[schema(minimum = 0, maximum = 10_000_000)]
     price: i64,
 }
 
+/// A seat's state at the time of the answer: a hold whose time ran out is
+/// `available`; a seat whose Redis lock is taken but whose hold is not yet
+/// written shows as `held`. (The values of the `CASE` in [`seat_map`].)
+#[derive(Serialize, ToSchema)]
+#[expect(dead_code, reason = "documents the values of Seat::status")]
+#[serde(rename_all = "lowercase")]
+enum SeatStatus {
+    Available,
+    Held,
+    Sold,
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/schedules/{schedule_id}/seats",
+    tag = "catalog",
+    summary = "Seat map of a schedule (admitted)",
+    params(("schedule_id" = ScheduleId, Path, description = "The schedule")),
+    security(("access_token" = [])),
+    responses(
+        (status = 200, description = "Every seat with its state and price", body = SeatMap),
+        (status = 401, description = "UNAUTHENTICATED: no valid session or access token"),
+        (status = 403, description = "NOT_ADMITTED: not in the concert's active set (or a session token); FORBIDDEN: an access token of another concert"),
+        (status = 404, description = "SCHEDULE_NOT_FOUND"),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(schedule_id = %schedule_id))]
 async fn seat_map(
     Bearer(claims): Bearer,

@@ -16,18 +16,19 @@
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use chrono::{SecondsFormat, TimeZone, Utc};
 use redis::Script;
 use serde::{Deserialize, Serialize};
 use shared::ErrorCode;
 use shared::ids::UserId;
 use shared::tokens::{SessionClaims, Signer, encode_session};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::{bearer_token, session_error};
@@ -40,11 +41,11 @@ pub const LOGIN_FAILURE_LIMIT: u32 = 10;
 /// The window of [`LOGIN_FAILURE_LIMIT`]: 15 minutes.
 pub const LOGIN_FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/sessions", post(login))
-        .route("/v1/sessions/current", delete(logout))
-        .route("/.well-known/jwks.json", get(jwks))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(jwks))
 }
 
 /// The session signing key: `SESSION_PRIVATE_KEY_FILE`, or the key
@@ -95,20 +96,28 @@ impl SessionIssuer {
     }
 }
 
-#[derive(Deserialize)]
+/// Who logs in.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LoginRequest {
     user_id: UserId,
+    /// 1 to 128 characters, no control characters.
+    #[schema(value_type = String, min_length = 1, max_length = 128, pattern = r"^[^\x00-\x1F\x7F]*$")]
     password: crate::domain::Password,
 }
 
 /// The contract's answer, plus the user's `name` (so a page can greet the
 /// user by name without another call; an addition the contract is silent on).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Session {
+    /// The session token (EdDSA JWS: `iss` booking, `aud` session, `sub` the
+    /// user id, `jti`, `iat`, `exp`).
     session_token: String,
     user_id: UserId,
+    /// The token's `exp` (RFC 3339 UTC): `SESSION_TTL_SECS` after the login.
+    #[schema(format = DateTime)]
     expires_at: String,
+    /// The user's name.
     name: String,
 }
 
@@ -116,6 +125,21 @@ fn count(outcome: &'static str) {
     metrics::counter!("logins_total", "outcome" => outcome).increment(1);
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/sessions",
+    tag = "sessions",
+    summary = "Log in: a session token for a user id and password",
+    description = "A wrong user id and a wrong password get the same 401. Failed logins of one \
+        user id are limited to 10 per 15 minutes (429 with `Retry-After`).",
+    request_body(content = LoginRequest, content_type = "application/json"),
+    security(()),
+    responses(
+        (status = 201, description = "Logged in", body = Session),
+        (status = 401, description = "UNAUTHENTICATED: wrong user id or password"),
+        (status = 429, description = "RATE_LIMITED: too many failed logins of this user id, or the client went over its budget"),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %body.user_id))]
 async fn login(
     State(state): State<AppState>,
@@ -216,6 +240,17 @@ impl FromRequestParts<AppState> for CurrentSession {
 
 /// `204`; the session token is refused by every replica of both services
 /// from then on (revoked in Postgres and Redis: `shared::sessions`).
+#[utoipa::path(
+    delete,
+    path = "/v1/sessions/current",
+    tag = "sessions",
+    summary = "Log out: the session token is refused by every replica from now on",
+    security(("session_token" = [])),
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 401, description = "UNAUTHENTICATED: no valid session token (access tokens and queue tickets included)"),
+    ),
+)]
 async fn logout(
     CurrentSession(claims): CurrentSession,
     State(state): State<AppState>,
@@ -230,6 +265,15 @@ async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The public keys of session tokens.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "sessions",
+    summary = "Public keys of session tokens (JWKS)",
+    security(()),
+    responses((status = 200, description = "The JWKS (RFC 7517); cacheable for a minute", body = shared::tokens::Jwks)),
+)]
 async fn jwks(State(state): State<AppState>) -> Response {
     let mut response = state.issuer.jwks_body.clone().into_response();
     let headers = response.headers_mut();

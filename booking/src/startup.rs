@@ -13,10 +13,13 @@ use axum::http::{HeaderName, Method, header};
 use secrecy::ExposeSecret;
 use shared::http::{ShutdownFlag, common_routes, shutdown_signal, with_standard_layers};
 use shared::infra::{connect_redis, postgres_pool};
+use shared::openapi::Scheme;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::admission::Admission;
 use crate::auth::{SessionAuth, TokenVerifier};
@@ -118,6 +121,12 @@ impl Application {
         })
     }
 
+    /// The router this application serves (every route, with its layers),
+    /// without serving it.
+    pub fn router(&self) -> Router {
+        router(self.state.clone())
+    }
+
     /// The port actually bound (useful with port 0).
     pub fn port(&self) -> u16 {
         self.port
@@ -186,7 +195,36 @@ pub async fn migrate(db: &PgPool) -> anyhow::Result<()> {
     }
 }
 
-/// Every route, the standard layers, and CORS.
+/// The head of booking's OpenAPI document; the paths come from the
+/// handlers registered in [`router`].
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Booking service",
+        description = "The store of the concert-ticketing product and its identity provider: \
+            log-in sessions, concerts, schedules and seats, seat holds, a prepaid KRW balance \
+            with a ledger, and payments. Every error is `application/problem+json` (RFC 9457) \
+            with a stable `code`; checks run in the order 401, 400, 404, 403, 409/422 (admin \
+            endpoints check the admin token first). Every route may answer `429 RATE_LIMITED` \
+            and `503 UNAVAILABLE`, both with `Retry-After`.\n\n\
+            *Admitted* endpoints need an access token for the concert concerned whose ticket is \
+            still in the concert's active set. *User* endpoints accept a session token or an \
+            access token whose `sub` is the user concerned. Queue tickets are never accepted."
+    ),
+    tags(
+        (name = "sessions", description = "Logging in and out; the session keys"),
+        (name = "catalog", description = "Concerts, schedules and seat maps"),
+        (name = "reservations", description = "Seat holds"),
+        (name = "payments", description = "Paying for holds from the balance"),
+        (name = "balance", description = "The prepaid balance and its ledger"),
+        (name = "admin", description = "Creating users and concerts (`ADMIN_TOKEN`)"),
+        (name = "operations", description = "Probes, metrics and this document"),
+    )
+)]
+struct ApiDoc;
+
+/// Every route, the standard layers, and CORS; the OpenAPI document
+/// generated from the routes is served at `/openapi.json`.
 pub fn router(state: AppState) -> Router {
     let cors = cors(&state.settings.cors_allowed_origins);
     let (serving, addresses) = (
@@ -194,7 +232,7 @@ pub fn router(state: AppState) -> Router {
         Arc::clone(&state.limits.address),
     );
     // Probes and metrics take no slot and no budget (`shared::serve`).
-    let routes = Router::new()
+    let routes = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(concerts::router())
         .merge(seats::router())
         .merge(reservations::router())
@@ -203,8 +241,9 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::router())
         .merge(sessions::router())
         .merge(health::router())
-        .merge(common_routes())
-        .with_state(state);
+        .merge(common_routes());
+    let schemes = [Scheme::Session, Scheme::Access, Scheme::Admin];
+    let routes = shared::openapi::serve(routes, &schemes).with_state(state);
     with_standard_layers(routes, &serving, &addresses).layer(cors)
 }
 

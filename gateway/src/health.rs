@@ -8,14 +8,29 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use shared::{ErrorCode, Problem};
+
 use crate::state::AppState;
 
 const PROBE_TIMEOUT: Duration = Duration::from_millis(200);
 
+/// `200 ready`, or `503 UNAVAILABLE` problem+json (with `Retry-After`)
+/// saying which dependency is missing, or that shutdown began.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    summary = "Readiness: Redis and Postgres answer within 200 ms and the schema exists",
+    security(()),
+    responses(
+        (status = 200, description = "Ready", content_type = "text/plain", body = String, example = "ready"),
+        (status = 503, description = "UNAVAILABLE: not ready, or shutting down"),
+    ),
+)]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     match check(&state).await {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
-        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, why).into_response(),
+        Err(why) => Problem::new(ErrorCode::Unavailable, why).into_response(),
     }
 }
 

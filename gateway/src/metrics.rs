@@ -27,7 +27,7 @@ use shared::ids::ConcertId;
 use shared::tokens::Claims;
 
 use crate::health;
-use crate::queue::{Place, QueueStatus};
+use crate::queue::{Place, QueueStatus, Waiting};
 use crate::state::AppState;
 use crate::ticker::TickOutcome;
 
@@ -65,10 +65,10 @@ pub fn admission_rate(admitted: u64, window_ms: u64) -> f64 {
 /// The ETA a user is told when joining: half of the ETA-accuracy picture.
 #[expect(clippy::cast_precision_loss, reason = "seconds far below 2^52")]
 pub fn record_predicted_wait(status: &QueueStatus) {
-    if let QueueStatus::Waiting {
+    if let QueueStatus::Waiting(Waiting {
         eta_seconds: Some(eta),
         ..
-    } = status
+    }) = status
     {
         metrics::histogram!("queue_wait_predicted_seconds").record(*eta as f64);
     }

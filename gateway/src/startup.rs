@@ -7,8 +7,11 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use shared::openapi::Scheme;
 use tokio::net::TcpListener;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::clock::{Clock, SystemClock};
 use crate::settings::Settings;
@@ -88,18 +91,44 @@ impl Application {
     }
 }
 
-/// Every route of the gateway with the standard middleware.
+/// The head of the gateway's OpenAPI document; the paths come from the
+/// handlers registered in [`router`].
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Ticketing gateway (waiting room)",
+        description = "Per-concert FIFO waiting queues, admission into an active set, and signed \
+            queue tickets and access tokens (EdDSA JWS, public keys at `/.well-known/jwks.json`). \
+            Every non-2xx answer is `application/problem+json` (RFC 9457) with a stable `code`; \
+            checks run in the order 401, 400, 404, 403, 409. Every route may answer \
+            `429 RATE_LIMITED` and `503 UNAVAILABLE`, both with `Retry-After`."
+    ),
+    tags(
+        (name = "queue", description = "Joining, polling and leaving a concert's queue"),
+        (name = "admin", description = "Operator settings (`ADMIN_TOKEN`)"),
+        (name = "tokens", description = "Public keys of the gateway's tokens"),
+        (name = "pages", description = "The fan pages"),
+        (name = "operations", description = "Probes, metrics and this document"),
+    )
+)]
+struct ApiDoc;
+
+/// Every route of the gateway with the standard middleware, and the
+/// OpenAPI document generated from them at `/openapi.json`.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+    let documented = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(queue::router())
         .merge(tokens::router())
         .merge(web::router())
         .merge(shared::http::common_routes())
-        .route("/readyz", get(health::readyz))
-        .route(
-            "/openapi.json",
-            get(|| async { shared::http::json_document(include_str!("openapi.json")) }),
-        )
+        .routes(routes!(health::readyz));
+    let schemes = [
+        Scheme::Session,
+        Scheme::QueueTicket,
+        Scheme::Access,
+        Scheme::Admin,
+    ];
+    let api = shared::openapi::serve(documented, &schemes)
         .layer(DefaultBodyLimit::max(shared::extract::MAX_BODY_BYTES))
         .with_state(state.clone());
     shared::http::with_standard_layers(api, &state.serving, &state.limits.address)

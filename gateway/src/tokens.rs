@@ -2,12 +2,10 @@
 //! tokens at join, tickets and access tokens after), and publishing the
 //! public keys as a JWKS.
 
-use axum::Router;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use shared::cache::{BoundedCache, Budget, bounded};
 use shared::ids::{ConcertId, UserId};
 use shared::sessions::SessionError;
@@ -15,6 +13,8 @@ use shared::tokens::{
     self, Audience, Claims, Jwk, Jwks, KeySet, SessionClaims, Signer, VerifiedCache, VerifyingKey,
 };
 use shared::{ErrorCode, Problem};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -249,10 +249,19 @@ pub fn require_concert(claims: &Claims, concert: ConcertId) -> Result<(), ApiErr
     }
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/.well-known/jwks.json", get(jwks))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(jwks))
 }
 
+/// The public keys of queue tickets and access tokens.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "tokens",
+    summary = "Public keys of queue tickets and access tokens (JWKS)",
+    security(()),
+    responses((status = 200, description = "The JWKS (RFC 7517); cacheable for 5 minutes", body = shared::tokens::Jwks)),
+)]
 async fn jwks(State(state): State<AppState>) -> Response {
     let mut response = state.tokens.jwks_body.clone().into_response();
     let headers = response.headers_mut();

@@ -12,11 +12,11 @@
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::LazyLock;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 
@@ -53,21 +53,51 @@ static ICON: LazyLock<Asset> =
     LazyLock::new(|| Asset::new(include_str!("../web/icon.svg"), "image/svg+xml"));
 
 /// Routes of the pages; merged into the gateway's router.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(index))
-        .route("/index.html", get(index))
-        .route("/app.js", get(script))
-        .route("/app.css", get(stylesheet))
-        .route("/icon.svg", get(icon))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(index))
+        .routes(routes!(index_html))
+        .routes(routes!(script))
+        .routes(routes!(stylesheet))
+        .routes(routes!(icon))
 }
 
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "pages",
+    summary = "The fan pages (HTML)",
+    security(()),
+    responses(
+        (status = 200, description = "The page", content_type = "text/html", body = String),
+        (status = 304, description = "Not modified: `If-None-Match` named the current `ETag`"),
+    ),
+)]
 async fn index(headers: HeaderMap, State(state): State<AppState>) -> Response {
+    page(&headers, &state)
+}
+
+#[utoipa::path(
+    get,
+    path = "/index.html",
+    tag = "pages",
+    summary = "The fan pages (HTML), by file name",
+    security(()),
+    responses(
+        (status = 200, description = "The page", content_type = "text/html", body = String),
+        (status = 304, description = "Not modified: `If-None-Match` named the current `ETag`"),
+    ),
+)]
+async fn index_html(headers: HeaderMap, State(state): State<AppState>) -> Response {
+    page(&headers, &state)
+}
+
+fn page(headers: &HeaderMap, state: &AppState) -> Response {
     let booking = &state.settings.booking_public_url;
     let body = INDEX_HTML.replace(BOOKING_URL_SLOT, &escape_attribute(booking));
     let etag = etag_of(&body);
     respond(
-        &headers,
+        headers,
         body,
         "text/html; charset=utf-8",
         etag,
@@ -75,14 +105,47 @@ async fn index(headers: HeaderMap, State(state): State<AppState>) -> Response {
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/app.js",
+    tag = "pages",
+    summary = "The pages' script",
+    security(()),
+    responses(
+        (status = 200, description = "The file", content_type = "text/javascript", body = String),
+        (status = 304, description = "Not modified: `If-None-Match` named the current `ETag`"),
+    ),
+)]
 async fn script(headers: HeaderMap, state: State<AppState>) -> Response {
     serve(&APP_JS, &headers, &state)
 }
 
+#[utoipa::path(
+    get,
+    path = "/app.css",
+    tag = "pages",
+    summary = "The pages' stylesheet",
+    security(()),
+    responses(
+        (status = 200, description = "The file", content_type = "text/css", body = String),
+        (status = 304, description = "Not modified: `If-None-Match` named the current `ETag`"),
+    ),
+)]
 async fn stylesheet(headers: HeaderMap, state: State<AppState>) -> Response {
     serve(&APP_CSS, &headers, &state)
 }
 
+#[utoipa::path(
+    get,
+    path = "/icon.svg",
+    tag = "pages",
+    summary = "The pages' icon",
+    security(()),
+    responses(
+        (status = 200, description = "The file", content_type = "image/svg+xml", body = String),
+        (status = 304, description = "Not modified: `If-None-Match` named the current `ETag`"),
+    ),
+)]
 async fn icon(headers: HeaderMap, state: State<AppState>) -> Response {
     serve(&ICON, &headers, &state)
 }

@@ -186,7 +186,11 @@ mod tests {
             counter.fetch_add(1, Ordering::Relaxed);
             let gauge = Arc::clone(&gauge);
             async move {
-                assert_eq!(gauge.fetch_add(1, Ordering::SeqCst), 0, "two batches at once");
+                assert_eq!(
+                    gauge.fetch_add(1, Ordering::SeqCst),
+                    0,
+                    "two batches at once"
+                );
                 tokio::time::sleep(Duration::from_millis(5)).await;
                 gauge.fetch_sub(1, Ordering::SeqCst);
                 items.into_iter().map(|i| Ok::<_, ()>(i + 1)).collect()

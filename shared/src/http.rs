@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use axum::Router;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::limits::AddressLimiter;
 use crate::problem::{ErrorCode, Problem};
@@ -16,23 +17,38 @@ use crate::serve::Serving;
 use crate::{request_id, telemetry};
 
 /// Routes every service serves the same way: `/healthz` and `/metrics`.
-pub fn common_routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(metrics))
+pub fn common_routes<S: Clone + Send + Sync + 'static>() -> OpenApiRouter<S> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(metrics))
 }
 
+/// Liveness: the process answers; no dependency is asked (API.md, Both services).
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    summary = "Liveness: the process is alive (no dependencies are asked)",
+    responses((status = 200, description = "Alive", content_type = "text/plain", body = String, example = "ok")),
+)]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The Prometheus text exposition of the service's metrics.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    summary = "Prometheus metrics (text format 0.0.4)",
+    responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String)),
+)]
 async fn metrics() -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         telemetry::render_metrics(),
     )
         .into_response()
-}
-
-/// Serve a static JSON document (the OpenAPI description).
-pub fn json_document(body: &'static str) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// Wrap a finished router with the standard stack: problem+json for unknown

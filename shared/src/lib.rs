@@ -9,6 +9,7 @@ pub mod http;
 pub mod ids;
 pub mod infra;
 pub mod limits;
+pub mod openapi;
 pub mod problem;
 pub mod request_id;
 pub mod serve;

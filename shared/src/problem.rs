@@ -8,11 +8,13 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::request_id;
 
-/// The stable error codes of the API contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// The stable error codes of the API contract (API.md, Errors). Each is
+/// always sent with the same HTTP status ([`ErrorCode::status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
     InvalidRequest,
@@ -113,14 +115,26 @@ pub struct Problem {
     pub retry_after: Option<u32>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// The body of every non-2xx answer: `application/problem+json` (RFC 9457)
+/// with the contract's stable `code` (API.md, Errors). The OpenAPI documents
+/// describe it as the one `Problem` schema.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Problem)]
+pub(crate) struct Body<'a> {
+    /// Always `about:blank`: the `code` says what happened.
     #[serde(rename = "type")]
+    #[schema(example = "about:blank")]
     kind: &'static str,
+    /// A short, fixed summary of the code (e.g. `Seat unavailable`).
     title: &'static str,
+    /// The HTTP status of the answer, repeated.
+    #[schema(minimum = 400, maximum = 599)]
     status: u16,
     code: ErrorCode,
+    /// What went wrong, written for the client (never a stack trace or SQL).
     detail: &'a str,
+    /// The request's id (also the `x-request-id` header): quote it when
+    /// reporting a problem.
     #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<String>,
 }

@@ -4,15 +4,16 @@
 
 pub mod store;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use shared::ErrorCode;
 use shared::extract::{Json, Path, Query};
 use shared::ids::UserId;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::Bearer;
 use crate::domain::{self, ChargeAmount};
@@ -21,11 +22,11 @@ use crate::idempotency::{self, IdempotencyHeader};
 use crate::state::AppState;
 use store::Balance;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/users/{user_id}/balance", get(read))
-        .route("/v1/users/{user_id}/balance/charge", post(charge))
-        .route("/v1/users/{user_id}/balance/history", get(history))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(read))
+        .routes(routes!(charge))
+        .routes(routes!(history))
 }
 
 fn user_not_found(user: UserId) -> ApiError {
@@ -35,6 +36,20 @@ fn user_not_found(user: UserId) -> ApiError {
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/users/{user_id}/balance",
+    tag = "balance",
+    summary = "One's balance (user)",
+    params(("user_id" = UserId, Path, description = "The user: the token's own")),
+    security(("session_token" = []), ("access_token" = [])),
+    responses(
+        (status = 200, description = "The balance", body = Balance),
+        (status = 401, description = "UNAUTHENTICATED: no valid session or access token"),
+        (status = 403, description = "FORBIDDEN: the token is of another user"),
+        (status = 404, description = "USER_NOT_FOUND"),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user))]
 async fn read(
     bearer: Bearer,
@@ -51,12 +66,34 @@ async fn read(
     }))
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+/// How much to add.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ChargeRequest {
     amount: ChargeAmount,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/users/{user_id}/balance/charge",
+    tag = "balance",
+    summary = "Charge one's balance (user)",
+    params(
+        ("user_id" = UserId, Path, description = "The user: the token's own"),
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = r"^[\x20-\x7E]+$", description = "1 to 255 printable ASCII characters. Replays this user's first answer to the same request (kept 24 h, with `Idempotent-Replayed: true`); the same key with another method, path or body is 422; while the first request runs, 409 IDEMPOTENCY_IN_PROGRESS."),
+    ),
+    request_body(content = ChargeRequest, content_type = "application/json"),
+    security(("session_token" = []), ("access_token" = [])),
+    responses(
+        (status = 200, description = "The new balance (or, with `Idempotent-Replayed: true`, the first answer replayed)", body = Balance,
+            headers(("Idempotent-Replayed" = String, description = "`true` on a replay of an earlier answer"))),
+        (status = 401, description = "UNAUTHENTICATED: no valid session or access token"),
+        (status = 403, description = "FORBIDDEN: the token is of another user"),
+        (status = 404, description = "USER_NOT_FOUND"),
+        (status = 409, description = "IDEMPOTENCY_IN_PROGRESS: the first request with this key is still running"),
+        (status = 422, description = "IDEMPOTENCY_KEY_REUSED: the key was used with another request"),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user))]
 async fn charge(
     bearer: Bearer,
@@ -144,12 +181,16 @@ pub const HISTORY_DEFAULT_LIMIT: i64 = 100;
 /// The largest `limit` of a history page (API.md, Booking).
 pub const HISTORY_MAX_LIMIT: i64 = 1000;
 
-#[derive(Debug, Deserialize)]
+/// A page of the history (API.md, Booking).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct HistoryQuery {
     /// At most this many entries (1..=1000); [`HISTORY_DEFAULT_LIMIT`] when absent.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
     /// Only entries older than this `entry_id` (the last one of a page).
+    #[param(minimum = 1)]
     before: Option<i64>,
 }
 
@@ -158,6 +199,21 @@ struct HistoryQuery {
 /// `Link: </v1/users/{id}/balance/history?limit=N&before=<last entry_id>>;
 /// rel="next"` (RFC 8288; a reference relative to this service) gives the
 /// next page, so following it walks every entry exactly once.
+#[utoipa::path(
+    get,
+    path = "/v1/users/{user_id}/balance/history",
+    tag = "balance",
+    summary = "One's ledger entries, newest first (user)",
+    params(("user_id" = UserId, Path, description = "The user: the token's own"), HistoryQuery),
+    security(("session_token" = []), ("access_token" = [])),
+    responses(
+        (status = 200, description = "A page of entries, newest first", body = Vec<store::Entry>,
+            headers(("Link" = String, description = "`<…?limit=…&before=…>; rel=\"next\"` when older entries exist (RFC 8288)"))),
+        (status = 401, description = "UNAUTHENTICATED: no valid session or access token"),
+        (status = 403, description = "FORBIDDEN: the token is of another user"),
+        (status = 404, description = "USER_NOT_FOUND"),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user))]
 async fn history(
     bearer: Bearer,

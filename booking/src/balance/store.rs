@@ -9,9 +9,11 @@ use sqlx::{PgConnection, PgPool};
 use crate::domain::{ChargeAmount, MAX_BALANCE, rfc3339};
 
 /// `{"user_id", "balance"}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Balance {
     pub user_id: UserId,
+    /// KRW, never negative; equal to the user's charges minus payments.
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
     pub balance: i64,
 }
 
@@ -64,14 +66,30 @@ pub async fn charge(
 }
 
 /// One ledger entry as the API shows it.
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Entry {
+    #[schema(minimum = 1)]
     pub entry_id: i64,
+    /// The direction of `amount`: `charge` adds, `payment` subtracts.
+    #[schema(value_type = EntryKind)]
     pub kind: String,
+    /// KRW, positive.
+    #[schema(minimum = 1)]
     pub amount: i64,
+    /// The balance after this entry, KRW.
+    #[schema(minimum = 0)]
     pub balance_after: i64,
+    /// RFC 3339 UTC, with milliseconds.
     #[serde(serialize_with = "rfc3339")]
     pub at: DateTime<Utc>,
+}
+
+/// The values of [`Entry::kind`] (the ledger's `kind` column).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    Charge,
+    Payment,
 }
 
 /// The user's entries, newest first, older than `before` if given, at most

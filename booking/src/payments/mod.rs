@@ -11,14 +11,15 @@
 
 mod store;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use serde::{Deserialize, Serialize};
 use shared::ErrorCode;
 use shared::extract::Json;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::{Bearer, Caller};
@@ -30,11 +31,12 @@ use crate::state::AppState;
 use shared::ids::ConcertId;
 use store::PayOutcome;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/payments", post(pay))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(pay))
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+/// The reservation to pay for.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PayRequest {
     reservation_id: Uuid,
@@ -44,6 +46,26 @@ fn count(outcome: &'static str) {
     metrics::counter!("payments_total", "outcome" => outcome).increment(1);
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/payments",
+    tag = "payments",
+    summary = "Pay for one's own held seat from the balance (user)",
+    description = "All or nothing: the seat becomes `sold`, the reservation `confirmed`, the \
+        balance is debited, and the user's active session for the concert ends (its access \
+        token stops working).",
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = r"^[\x20-\x7E]+$", description = "1 to 255 printable ASCII characters. Replays this user's first answer to the same request (kept 24 h, with `Idempotent-Replayed: true`); the same key with another method, path or body is 422; while the first request runs, 409 IDEMPOTENCY_IN_PROGRESS.")),
+    request_body(content = PayRequest, content_type = "application/json"),
+    security(("session_token" = []), ("access_token" = [])),
+    responses(
+        (status = 201, description = "Paid (or, with `Idempotent-Replayed: true`, the first answer replayed)", body = store::Payment,
+            headers(("Idempotent-Replayed" = String, description = "`true` on a replay of an earlier answer"))),
+        (status = 401, description = "UNAUTHENTICATED: no valid session or access token"),
+        (status = 404, description = "RESERVATION_NOT_FOUND (also another user's reservation)"),
+        (status = 409, description = "INSUFFICIENT_BALANCE / HOLD_EXPIRED / ALREADY_PAID (nothing changes); IDEMPOTENCY_IN_PROGRESS"),
+        (status = 422, description = "IDEMPOTENCY_KEY_REUSED: the key was used with another request"),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(reservation_id = %body.reservation_id))]
 async fn pay(
     bearer: Bearer,

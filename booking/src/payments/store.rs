@@ -18,12 +18,17 @@ use crate::idempotency::{self, Claim};
 const ONE_PAYMENT_PER_RESERVATION: &str = "payments_reservation_id_key";
 
 /// The body of `201 Created`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Payment {
     pub payment_id: Uuid,
     pub reservation_id: Uuid,
+    /// The price paid, KRW.
+    #[schema(minimum = 0, maximum = 10_000_000)]
     pub amount: i64,
+    /// The balance after the payment, KRW.
+    #[schema(minimum = 0)]
     pub balance: i64,
+    /// RFC 3339 UTC, with milliseconds.
     #[serde(serialize_with = "rfc3339")]
     pub paid_at: DateTime<Utc>,
 }

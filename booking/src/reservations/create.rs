@@ -14,6 +14,7 @@ use serde::Deserialize;
 use shared::ErrorCode;
 use shared::extract::Json;
 use shared::ids::ScheduleId;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::store::{self, HoldOutcome, NewHold};
@@ -22,13 +23,30 @@ use crate::domain::{self, SeatNumber};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+/// The seat to hold.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HoldRequest {
     schedule_id: ScheduleId,
     seat_number: SeatNumber,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/reservations",
+    tag = "reservations",
+    summary = "Hold a seat for `HOLD_TTL_SECS` (admitted)",
+    request_body(content = HoldRequest, content_type = "application/json"),
+    security(("access_token" = [])),
+    responses(
+        (status = 201, description = "Held until `expires_at`", body = super::Reservation,
+            headers(("Location" = String, description = "`/v1/reservations/{reservation_id}`"))),
+        (status = 401, description = "UNAUTHENTICATED: no valid session or access token"),
+        (status = 403, description = "NOT_ADMITTED: not in the concert's active set (or a session token); FORBIDDEN: an access token of another concert"),
+        (status = 404, description = "SCHEDULE_NOT_FOUND / SEAT_NOT_FOUND (a seat number over the schedule's `total_seats`)"),
+        (status = 409, description = "SEAT_UNAVAILABLE: held by someone else, sold, or the schedule has started; HOLD_LIMIT_REACHED: `MAX_SEATS_PER_USER` already held or bought"),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(schedule_id = %body.schedule_id, seat = %body.seat_number))]
 pub async fn create(
     bearer: Bearer,

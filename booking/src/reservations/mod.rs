@@ -5,15 +5,16 @@
 mod create;
 pub mod store;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use shared::ErrorCode;
 use shared::extract::{Json, Path};
 use shared::ids::ScheduleId;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::Bearer;
@@ -22,24 +23,29 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use store::{CancelOutcome, ReservationRow};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/reservations", post(create::create))
-        .route(
-            "/v1/reservations/{reservation_id}",
-            get(read).delete(release),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create::create))
+        .routes(routes!(read, release))
 }
 
 /// A reservation as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Reservation {
     pub reservation_id: Uuid,
+    #[schema(minimum = 1)]
     pub user_id: i64,
+    #[schema(minimum = 1)]
     pub schedule_id: i64,
+    /// `1..=total_seats` of the schedule.
+    #[schema(minimum = 1, maximum = 1000)]
     pub seat_number: i32,
+    /// KRW.
+    #[schema(minimum = 0, maximum = 10_000_000)]
     pub price: i64,
     pub status: ReservationStatus,
+    /// End of the hold (RFC 3339 UTC, with milliseconds): `HOLD_TTL_SECS`
+    /// after it was taken.
     #[serde(serialize_with = "rfc3339")]
     pub expires_at: DateTime<Utc>,
 }
@@ -88,6 +94,19 @@ pub async fn find_own(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/reservations/{reservation_id}",
+    tag = "reservations",
+    summary = "Read one's own reservation (user)",
+    params(("reservation_id" = Uuid, Path, description = "The reservation")),
+    security(("session_token" = []), ("access_token" = [])),
+    responses(
+        (status = 200, description = "The reservation; a hold whose time ran out reads as `expired`", body = Reservation),
+        (status = 401, description = "UNAUTHENTICATED: no valid session or access token"),
+        (status = 404, description = "RESERVATION_NOT_FOUND (also another user's reservation)"),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(reservation_id = %id))]
 async fn read(
     bearer: Bearer,
@@ -99,6 +118,20 @@ async fn read(
     Ok(Json(row.view(now)?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/reservations/{reservation_id}",
+    tag = "reservations",
+    summary = "Release one's own hold (user); the reservation becomes `cancelled`",
+    params(("reservation_id" = Uuid, Path, description = "The reservation")),
+    security(("session_token" = []), ("access_token" = [])),
+    responses(
+        (status = 204, description = "Released (or already cancelled)"),
+        (status = 401, description = "UNAUTHENTICATED: no valid session or access token"),
+        (status = 404, description = "RESERVATION_NOT_FOUND (also another user's reservation)"),
+        (status = 409, description = "HOLD_EXPIRED: the hold's time ran out; ALREADY_PAID: the seat is sold"),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(reservation_id = %id))]
 async fn release(
     bearer: Bearer,

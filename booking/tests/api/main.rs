@@ -12,6 +12,7 @@ mod holds;
 mod idempotency;
 mod limits;
 mod metrics;
+mod openapi;
 mod outages;
 mod payments;
 mod serving;

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use shared::ErrorCode;
 use shared::extract::{Json, JsonOrEmpty, Path};
 use shared::ids::{ConcertId, UserId};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Place, QueueStatus, render};
@@ -21,20 +22,49 @@ use crate::state::AppState;
 use crate::tokens::Session;
 
 /// The optional body: `{}`, `{"user_id": <the session's user>}`, or none.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JoinRequest {
+    /// Optional; must be the session's user, else `403 FORBIDDEN`.
+    #[schema(value_type = Option<UserId>)]
     user_id: Option<UserId>,
 }
 
-#[derive(Debug, Serialize)]
-struct Joined {
+/// A join's answer: the queue ticket (for polls and leaving) and where it
+/// stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Joined {
+    /// The queue ticket (EdDSA JWS, `aud` `queue`): the bearer token of
+    /// the status poll and of leaving.
     ticket: String,
+    /// The ticket's id (its `jti`); the same for every join of this user
+    /// to this concert while the ticket holds a place.
     ticket_id: Uuid,
     #[serde(flatten)]
     status: QueueStatus,
 }
 
+/// Take a place in line (or get one's own ticket and place back).
+#[utoipa::path(
+    post,
+    path = "/v1/concerts/{concert_id}/queue",
+    tag = "queue",
+    summary = "Join the queue as the logged-in user (or get one's ticket and place back)",
+    description = "The user comes from the session token (booking's `POST /v1/sessions`, or the \
+        configured identity provider's: `IDENTITY_JWKS_URL`). The body is optional; a `user_id` \
+        in it must be the session's user.",
+    params(("concert_id" = ConcertId, Path, description = "The concert")),
+    request_body(content = Option<JoinRequest>, content_type = "application/json",
+        description = "Optional: `{}`, `{\"user_id\": <the session's user>}`, or no body"),
+    security(("session_token" = [])),
+    responses(
+        (status = 201, description = "Joined: a new ticket and place", body = Joined),
+        (status = 200, description = "Already queued or active: the same ticket and place", body = Joined),
+        (status = 401, description = "UNAUTHENTICATED: no valid session token"),
+        (status = 403, description = "FORBIDDEN: the body names another user than the session"),
+        (status = 404, description = "CONCERT_NOT_FOUND"),
+    ),
+)]
 #[tracing::instrument(level = "debug", skip_all, fields(concert = %concert, user = %session.user_id))]
 pub async fn join(
     Session(session): Session,

@@ -10,12 +10,13 @@ mod join;
 mod settings;
 mod status;
 
-use axum::Router;
-use axum::routing::{get, post};
 use chrono::{SecondsFormat, TimeZone, Utc};
 use redis::Value;
 use serde::Serialize;
 use shared::ids::{ConcertId, UserId};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 pub use calls::QueueCalls;
@@ -23,24 +24,14 @@ pub use calls::QueueCalls;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v1/concerts/{concert_id}/queue",
-            post(join::join).get(settings::public_stats),
-        )
-        .route(
-            "/v1/concerts/{concert_id}/queue/status",
-            get(status::status),
-        )
-        .route(
-            "/v1/concerts/{concert_id}/queue/me",
-            axum::routing::delete(status::leave),
-        )
-        .route(
-            "/v1/admin/concerts/{concert_id}/queue",
-            axum::routing::patch(settings::update),
-        )
+/// The queue's routes; each path and method is in its handler's
+/// `#[utoipa::path]`, which also documents it.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(join::join, settings::public_stats))
+        .routes(routes!(status::status))
+        .routes(routes!(status::leave))
+        .routes(routes!(settings::update))
 }
 
 /// Where a ticket stands, as the scripts report it.
@@ -109,21 +100,69 @@ impl Place {
     }
 }
 
-/// The contract's `QueueStatus`.
-#[derive(Debug, Serialize)]
-#[serde(tag = "status", rename_all = "lowercase")]
+/// The contract's `QueueStatus` (API.md, Gateway): where a ticket stands,
+/// told apart by its `status`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+#[schema(discriminator(
+    property_name = "status",
+    mapping(
+        ("waiting" = "#/components/schemas/Waiting"),
+        ("active" = "#/components/schemas/Active")
+    )
+))]
 pub enum QueueStatus {
-    Waiting {
-        position: u64,
-        waiting: u64,
-        eta_seconds: Option<u64>,
-        poll_after_ms: u64,
-        paused: bool,
-    },
-    Active {
-        access_token: String,
-        expires_at: String,
-    },
+    Waiting(Waiting),
+    Active(Active),
+}
+
+/// In line: `status` `waiting`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Waiting {
+    #[schema(inline)]
+    pub status: WaitingTag,
+    /// 1 for the head of the line.
+    #[schema(minimum = 1)]
+    pub position: u64,
+    /// Users waiting in this concert's queue.
+    pub waiting: u64,
+    /// Seconds until admission at the admission rate measured over the last
+    /// minute; `null` while paused or before anyone was admitted.
+    #[schema(required = true)]
+    pub eta_seconds: Option<u64>,
+    /// When to poll again, in milliseconds (well inside the idle timeout,
+    /// `QUEUE_IDLE_TIMEOUT_SECS`).
+    #[schema(minimum = 250)]
+    pub poll_after_ms: u64,
+    /// The operator paused admissions; the place is kept.
+    pub paused: bool,
+}
+
+/// Admitted: `status` `active`, with the access token for booking.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Active {
+    #[schema(inline)]
+    pub status: ActiveTag,
+    /// The access token (EdDSA JWS, `aud` `booking`) for booking's admitted
+    /// endpoints, valid until `expires_at`.
+    pub access_token: String,
+    /// End of the active session (RFC 3339 UTC), `ACTIVE_TTL_SECS` after admission.
+    #[schema(format = DateTime)]
+    pub expires_at: String,
+}
+
+/// The `status` of [`Waiting`]: always `waiting`.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WaitingTag {
+    Waiting,
+}
+
+/// The `status` of [`Active`]: always `active`.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ActiveTag {
+    Active,
 }
 
 /// Seconds until `position` reaches the front at the measured admission
@@ -178,13 +217,14 @@ pub fn render(
             let eta = eta_seconds(position, admitted_last_minute, window_ms, paused);
             let idle_ms = u64::try_from(settings.idle_timeout.as_millis()).unwrap_or(u64::MAX);
             let tick_ms = u64::try_from(settings.tick.as_millis()).unwrap_or(u64::MAX);
-            Some(QueueStatus::Waiting {
+            Some(QueueStatus::Waiting(Waiting {
+                status: WaitingTag::Waiting,
                 position,
                 waiting,
                 eta_seconds: eta,
                 poll_after_ms: poll_after_ms(eta, paused, tick_ms, idle_ms),
                 paused,
-            })
+            }))
         }
         Place::Active { session_end_ms } => {
             let end_secs = session_end_ms.div_euclid(1000);
@@ -197,10 +237,11 @@ pub fn render(
                 .single()
                 .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
                 .unwrap_or_default();
-            Some(QueueStatus::Active {
+            Some(QueueStatus::Active(Active {
+                status: ActiveTag::Active,
                 access_token: token,
                 expires_at,
-            })
+            }))
         }
         Place::Gone { .. } => None,
     }

@@ -8,29 +8,46 @@ use serde::{Deserialize, Serialize};
 use shared::ErrorCode;
 use shared::extract::{Json, Path};
 use shared::ids::ConcertId;
+use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult};
 use crate::keys::{self, invocation};
 use crate::state::AppState;
 
-#[derive(Debug, Serialize)]
+/// A queue's public numbers and its operator settings.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct QueueStats {
     concert_id: ConcertId,
+    /// Users waiting in line.
     waiting: u64,
+    /// Users admitted and not yet gone (at most `max_active`).
     active: u64,
+    /// Most users active at once (`QUEUE_MAX_ACTIVE` unless changed).
+    #[schema(maximum = 10_000_000)]
     max_active: u32,
+    /// Most users admitted per tick (`QUEUE_ADMIT_PER_TICK` unless changed).
+    #[schema(maximum = 100_000)]
     admit_per_tick: u32,
+    /// The tick, in milliseconds (`QUEUE_TICK_MS`).
     tick_ms: u64,
+    /// Admissions are paused (joins still queue).
     paused: bool,
+    /// Users admitted over the last minute.
     admitted_last_minute: u64,
 }
 
-/// New settings; absent fields keep their value.
-#[derive(Debug, Deserialize)]
+/// New settings; absent fields keep their value. They take effect from the
+/// next tick.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueueUpdate {
+    /// Stop (`true`) or resume (`false`) admissions.
     paused: Option<bool>,
+    /// Users admitted per tick, `0..=100000`.
+    #[schema(minimum = 0, maximum = 100_000)]
     admit_per_tick: Option<u32>,
+    /// Users active at once, `0..=10000000`.
+    #[schema(minimum = 0, maximum = 10_000_000)]
     max_active: Option<u32>,
 }
 
@@ -46,6 +63,18 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/concerts/{concert_id}/queue",
+    tag = "queue",
+    summary = "A queue's public numbers",
+    params(("concert_id" = ConcertId, Path, description = "The concert")),
+    security(()),
+    responses(
+        (status = 200, description = "The queue's numbers and settings", body = QueueStats),
+        (status = 404, description = "CONCERT_NOT_FOUND"),
+    ),
+)]
 pub async fn public_stats(
     State(state): State<AppState>,
     Path(concert): Path<ConcertId>,
@@ -54,6 +83,20 @@ pub async fn public_stats(
     stats(&state, concert).await.map(Json)
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/admin/concerts/{concert_id}/queue",
+    tag = "admin",
+    summary = "Pause or resume a queue, or change its pace (from the next tick)",
+    params(("concert_id" = ConcertId, Path, description = "The concert")),
+    request_body(content = QueueUpdate, content_type = "application/json"),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "The queue with its new settings", body = QueueStats),
+        (status = 403, description = "FORBIDDEN: no admin token, or none is configured"),
+        (status = 404, description = "CONCERT_NOT_FOUND"),
+    ),
+)]
 #[tracing::instrument(level = "debug", skip_all, fields(concert = %concert))]
 pub async fn update(
     _admin: Admin,

@@ -22,6 +22,22 @@ fn ticket_not_found() -> ApiError {
 /// One poll: one Redis round trip, shared with the polls that arrive at the
 /// same time (the status script also records that the waiter is still
 /// there), no signature check for a ticket seen before.
+#[utoipa::path(
+    get,
+    path = "/v1/concerts/{concert_id}/queue/status",
+    tag = "queue",
+    summary = "Poll one's place with the queue ticket",
+    description = "Polling also keeps the place: a waiting ticket that is not polled for \
+        `QUEUE_IDLE_TIMEOUT_SECS` loses it. Once `active`, the answer carries the access token.",
+    params(("concert_id" = ConcertId, Path, description = "The concert of the ticket")),
+    security(("queue_ticket" = [])),
+    responses(
+        (status = 200, description = "Where the ticket stands", body = QueueStatus),
+        (status = 401, description = "UNAUTHENTICATED: no valid queue ticket"),
+        (status = 403, description = "FORBIDDEN: the ticket is for another concert"),
+        (status = 404, description = "TICKET_NOT_FOUND: the ticket was dropped (left, idle too long, or session over)"),
+    ),
+)]
 #[tracing::instrument(level = "debug", skip_all, fields(concert = %concert))]
 pub async fn status(
     Ticket(claims): Ticket,
@@ -44,6 +60,20 @@ pub async fn status(
 }
 
 /// Leave the line or end the active session; the slot goes to the next in line.
+#[utoipa::path(
+    delete,
+    path = "/v1/concerts/{concert_id}/queue/me",
+    tag = "queue",
+    summary = "Leave the queue or end the active session",
+    params(("concert_id" = ConcertId, Path, description = "The concert of the token")),
+    security(("queue_ticket" = []), ("access_token" = [])),
+    responses(
+        (status = 204, description = "The place or the active slot is freed"),
+        (status = 401, description = "UNAUTHENTICATED: no valid queue ticket or access token"),
+        (status = 403, description = "FORBIDDEN: the token is for another concert"),
+        (status = 404, description = "TICKET_NOT_FOUND: the ticket no longer holds a place"),
+    ),
+)]
 #[tracing::instrument(level = "debug", skip_all, fields(concert = %concert))]
 pub async fn leave(
     AnyToken(claims): AnyToken,

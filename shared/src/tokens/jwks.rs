@@ -14,14 +14,24 @@ use super::KeySet;
 use super::keys::thumbprint;
 
 /// One Ed25519 public key as a JWK (RFC 8037).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Jwk {
+    /// `OKP` (RFC 8037).
+    #[schema(schema_with = crate::openapi::constant_okp)]
     pub kty: String,
+    /// `Ed25519`.
+    #[schema(schema_with = crate::openapi::constant_ed25519)]
     pub crv: String,
+    /// The public key, base64url without padding (32 bytes).
     pub x: String,
+    /// The key id that tokens name in their `kid` header.
     pub kid: String,
+    /// `EdDSA`.
+    #[schema(schema_with = crate::openapi::constant_eddsa)]
     pub alg: String,
+    /// `sig`.
     #[serde(rename = "use")]
+    #[schema(schema_with = crate::openapi::constant_sig)]
     pub use_: String,
 }
 
@@ -48,7 +58,7 @@ impl Jwk {
 }
 
 /// A JSON Web Key Set.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Jwks {
     pub keys: Vec<Jwk>,
 }

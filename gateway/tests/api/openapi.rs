@@ -1,0 +1,77 @@
+//! The OpenAPI document the gateway serves is generated from its router: it
+//! lists exactly the routes and methods the router serves, and what API.md
+//! requires of every route (problem+json errors, 400/408/429/503, 413 with a
+//! body, `Retry-After`).
+
+use serde_json::Value;
+use shared::testing::{document_gaps, router_paths, undocumented_operations};
+
+use crate::helpers::{TestApp, spawn_app};
+
+async fn served_document(app: &TestApp) -> Value {
+    let response = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("the document is JSON")
+}
+
+#[tokio::test]
+async fn the_document_lists_every_route_and_method_the_router_serves() {
+    let app = spawn_app().await;
+    let document = served_document(&app).await;
+    assert!(
+        document["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1"))
+    );
+
+    let routes = router_paths(&gateway::startup::router(app.state.clone()));
+    for known in [
+        "/v1/concerts/{concert_id}/queue/status",
+        "/openapi.json",
+        "/",
+    ] {
+        assert!(routes.contains(known), "{known} not found in {routes:?}");
+    }
+    let documented: std::collections::BTreeSet<String> = document["paths"]
+        .as_object()
+        .expect("paths")
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(routes, documented, "router paths vs documented paths");
+
+    let wrong = undocumented_operations(&app.client, &app.address, &routes, &document).await;
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[tokio::test]
+async fn every_route_documents_the_shared_answers_and_the_status_discriminator() {
+    let app = spawn_app().await;
+    let document = served_document(&app).await;
+    let gaps = document_gaps(&document);
+    assert!(gaps.is_empty(), "{gaps:#?}");
+
+    let status = &document["components"]["schemas"]["QueueStatus"];
+    assert_eq!(status["discriminator"]["propertyName"], "status");
+    let mapping = status["discriminator"]["mapping"]
+        .as_object()
+        .expect("a mapping");
+    for (tag, target) in mapping {
+        let name = target
+            .as_str()
+            .and_then(|t| t.strip_prefix("#/components/schemas/"))
+            .expect("a schema reference");
+        let variant = &document["components"]["schemas"][name];
+        assert_eq!(
+            variant["properties"]["status"]["enum"],
+            serde_json::json!([tag]),
+            "{tag} maps to a schema whose status is {tag}"
+        );
+    }
+    assert!(mapping.contains_key("waiting") && mapping.contains_key("active"));
+}
