@@ -12,6 +12,7 @@ pub mod health;
 pub mod keys;
 pub mod metrics;
 pub mod queue;
+pub mod recovery;
 pub mod settings;
 pub mod startup;
 pub mod state;

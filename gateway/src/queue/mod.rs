@@ -55,6 +55,8 @@ pub enum Place {
     },
     Active {
         session_end_ms: i64,
+        /// The queue's epoch, carried by the access token (`qep`).
+        epoch: Option<i64>,
     },
     /// No place; `idle` when it was just dropped for not polling.
     Gone {
@@ -100,6 +102,7 @@ impl Place {
             }),
             "a" => Ok(Place::Active {
                 session_end_ms: int(1)?,
+                epoch: fields.get(2).and_then(|e| e.parse().ok()),
             }),
             "n" => Ok(Place::Gone {
                 idle: fields.get(1) == Some(&"idle"),
@@ -186,12 +189,19 @@ pub fn render(
                 paused,
             })
         }
-        Place::Active { session_end_ms } => {
+        Place::Active {
+            session_end_ms,
+            epoch,
+        } => {
             let end_secs = session_end_ms.div_euclid(1000);
-            let token =
-                state
-                    .tokens
-                    .access_token(user, concert, ticket, end_secs, state.clock.now_secs());
+            let token = state.tokens.access_token(
+                user,
+                concert,
+                ticket,
+                end_secs,
+                epoch,
+                state.clock.now_secs(),
+            );
             let expires_at = Utc
                 .timestamp_opt(end_secs, 0)
                 .single()
