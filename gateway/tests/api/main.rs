@@ -8,6 +8,7 @@ mod lifecycle;
 mod metrics;
 mod outage;
 mod queue_order;
+mod redis_loss;
 mod replicas;
 mod shutdown;
 mod tokens;
