@@ -196,7 +196,13 @@ impl Stack {
     }
 
     /// Hold `seat` on booking process `replica`.
-    async fn hold(&self, replica: usize, token: &str, schedule: i64, seat: i64) -> (StatusCode, Value) {
+    async fn hold(
+        &self,
+        replica: usize,
+        token: &str,
+        schedule: i64,
+        seat: i64,
+    ) -> (StatusCode, Value) {
         self.send(
             self.http
                 .post(format!("{}/v1/reservations", self.bk[replica]))
@@ -210,7 +216,10 @@ impl Stack {
     async fn seats(&self, replica: usize, token: &str, schedule: i64) -> StatusCode {
         self.send(
             self.http
-                .get(format!("{}/v1/schedules/{schedule}/seats", self.bk[replica]))
+                .get(format!(
+                    "{}/v1/schedules/{schedule}/seats",
+                    self.bk[replica]
+                ))
                 .bearer_auth(token),
         )
         .await
@@ -330,7 +339,10 @@ async fn after_redis_lost_everything_an_admitted_token_still_holds_and_a_paid_or
         if stats["active"] == 1 {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "not rebuilt: {stats}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not rebuilt: {stats}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let (status, body) = stack.hold(0, &keeps.access, schedule, 23).await;

@@ -317,13 +317,8 @@ mod tests {
                 .verify(&issued_before_rotation, &[Audience::Queue], 150)
                 .is_ok()
         );
-        let fresh = service.issue_ticket(
-            user,
-            concert,
-            Uuid::new_v4(),
-            TicketPlace::default(),
-            150,
-        );
+        let fresh =
+            service.issue_ticket(user, concert, Uuid::new_v4(), TicketPlace::default(), 150);
         assert_eq!(
             tokens::peek_kid(&fresh).unwrap(),
             new.kid(),

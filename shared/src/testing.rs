@@ -283,21 +283,6 @@ pub async fn send_junk(client: &reqwest::Client, base: &str, known_path: &str) -
     invented
 }
 
-#[cfg(test)]
-mod tests {
-    use super::metric_sum;
-
-    #[test]
-    fn metric_sum_adds_the_matching_samples() {
-        let text = "# TYPE x counter\nx{a=\"1\",b=\"2\"} 3\nx{a=\"1\",b=\"3\"} 4\ny 5\nx_total 9\n";
-        assert_eq!(metric_sum(text, "x", &[("a", "1")]), Some(7.0));
-        assert_eq!(metric_sum(text, "x", &[("b", "3")]), Some(4.0));
-        assert_eq!(metric_sum(text, "y", &[]), Some(5.0));
-        assert_eq!(metric_sum(text, "x", &[("a", "2")]), None);
-        assert_eq!(metric_sum(text, "z", &[]), None);
-    }
-}
-
 /// A Redis server of one test's own, started by `scripts/redis-scratch.sh`
 /// on a free port, without persistence: [`ScratchRedis::restart_empty`] is a
 /// production restart that lost every key. Killed when dropped.
@@ -314,7 +299,8 @@ impl ScratchRedis {
             let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
             probe.local_addr().expect("its address").port()
         };
-        let dir = std::env::temp_dir().join(format!("redis-scratch-{}", uuid::Uuid::new_v4().simple()));
+        let dir =
+            std::env::temp_dir().join(format!("redis-scratch-{}", uuid::Uuid::new_v4().simple()));
         let server = Self {
             port,
             dir,
@@ -391,5 +377,20 @@ pub async fn delete_prefix(redis: &mut redis::aio::ConnectionManager, prefix: &s
             .query_async(redis)
             .await
             .expect("DEL");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::metric_sum;
+
+    #[test]
+    fn metric_sum_adds_the_matching_samples() {
+        let text = "# TYPE x counter\nx{a=\"1\",b=\"2\"} 3\nx{a=\"1\",b=\"3\"} 4\ny 5\nx_total 9\n";
+        assert_eq!(metric_sum(text, "x", &[("a", "1")]), Some(7.0));
+        assert_eq!(metric_sum(text, "x", &[("b", "3")]), Some(4.0));
+        assert_eq!(metric_sum(text, "y", &[]), Some(5.0));
+        assert_eq!(metric_sum(text, "x", &[("a", "2")]), None);
+        assert_eq!(metric_sum(text, "z", &[]), None);
     }
 }

@@ -71,9 +71,10 @@ pub async fn join(
     if created {
         crate::metrics::record_predicted_wait(&status);
     }
-    let token = state
-        .tokens
-        .issue_ticket(user, concert, ticket, ticket_place, state.clock.now_secs());
+    let token =
+        state
+            .tokens
+            .issue_ticket(user, concert, ticket, ticket_place, state.clock.now_secs());
     let code = if created {
         StatusCode::CREATED
     } else {

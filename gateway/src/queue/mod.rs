@@ -59,9 +59,7 @@ pub enum Place {
         epoch: Option<i64>,
     },
     /// No place; `idle` when it was just dropped for not polling.
-    Gone {
-        idle: bool,
-    },
+    Gone { idle: bool },
 }
 
 /// One request's reply from a batched script: a line of text.

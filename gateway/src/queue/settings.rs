@@ -85,8 +85,16 @@ pub async fn update(
     )
     .bind(concert.get())
     .bind(update.paused)
-    .bind(update.admit_per_tick.map(|n| i32::try_from(n).unwrap_or(i32::MAX)))
-    .bind(update.max_active.map(|n| i32::try_from(n).unwrap_or(i32::MAX)))
+    .bind(
+        update
+            .admit_per_tick
+            .map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
+    )
+    .bind(
+        update
+            .max_active
+            .map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
+    )
     .execute(&state.db)
     .await?;
     let keys = state.queue_keys(concert);

@@ -75,7 +75,12 @@ async fn leave_script(state: &AppState, claims: &Claims) -> ApiResult<String> {
     Ok(invocation(&keys::LEAVE, &keys)
         .arg(claims.ticket_id.to_string())
         .arg(state.clock.now_ms())
-        .arg(claims.queue_epoch.map(|e| e.to_string()).unwrap_or_default())
+        .arg(
+            claims
+                .queue_epoch
+                .map(|e| e.to_string())
+                .unwrap_or_default(),
+        )
         .invoke_async(&mut conn)
         .await?)
 }

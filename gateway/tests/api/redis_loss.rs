@@ -144,7 +144,9 @@ async fn heals(app: &TestApp, sale: &OnSale) {
     let newcomer = app.create_users(1).await[0];
     let late = app.join_ok(concert, newcomer).await;
     for i in [7, 5, 6, 4] {
-        let (status, body) = app.poll(concert, tickets[i]["ticket"].as_str().unwrap()).await;
+        let (status, body) = app
+            .poll(concert, tickets[i]["ticket"].as_str().unwrap())
+            .await;
         assert_eq!(status, StatusCode::OK, "ticket {i}: {body}");
         assert_eq!(body["status"], "waiting", "ticket {i}: {body}");
     }
@@ -178,12 +180,20 @@ async fn heals(app: &TestApp, sale: &OnSale) {
         StatusCode::NO_CONTENT
     );
     app.tick().await;
-    assert!(!app.active_tickets(concert).await.contains(&ticket_id(&late)));
+    assert!(
+        !app.active_tickets(concert)
+            .await
+            .contains(&ticket_id(&late))
+    );
     let (status, _) = app.poll(concert, late["ticket"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     app.advance(25_000);
     app.tick().await;
-    assert!(app.active_tickets(concert).await.contains(&ticket_id(&late)));
+    assert!(
+        app.active_tickets(concert)
+            .await
+            .contains(&ticket_id(&late))
+    );
 }
 
 #[tokio::test]
