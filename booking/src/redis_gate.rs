@@ -8,6 +8,7 @@
 //! |---|---|---|---|
 //! | `{prefix}:{c:<concert_id>}:active` | sorted set | gateway (admit), booking (ZREM after payment) | ticket ids (`jti`) admitted to book, scored by the end of their session in Unix ms |
 //! | `{prefix}:{c:<concert_id>}:users` | hash | gateway (join) | user id → the ticket id they hold in that queue; booking reads it to end the session of a user who paid with a session token |
+//! | `{prefix}:{c:<concert_id>}:epoch` | string | gateway (building the queue) | the queue's epoch; an access token of another epoch whose ticket is not in the active set may have lost its session with Redis (`auth::admission`) |
 //! | `{prefix}:revoked-session:<jti>` | string, expires with the token | booking (logout) | the session is revoked (`shared::sessions`); read by both services |
 //! | `{prefix}:revoked-sessions-loaded` | string | both (after copying `revoked_sessions` from Postgres) | the revocations are in this Redis; missing after a data loss, which makes the next check reload them |
 //! | `{prefix}:login-failures:<user_id>` | sorted set, 15-minute `PX` | booking (login) | one member per failed (or in-flight) login of that user id in the last 15 minutes, scored by Redis time |
@@ -20,7 +21,7 @@ use redis::Script;
 use redis::aio::ConnectionManager;
 use shared::ids::UserId;
 use shared::ids::{ConcertId, ScheduleId};
-use shared::infra::{active_set_key, user_tickets_key};
+use shared::infra::{active_set_key, queue_epoch_key, user_tickets_key};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -33,6 +34,7 @@ pub struct RedisGate {
     prefix: String,
     release_seat: Script,
     end_session: Script,
+    restore_session: Script,
 }
 
 impl RedisGate {
@@ -42,6 +44,7 @@ impl RedisGate {
             prefix: prefix.into(),
             release_seat: Script::new(include_str!("lua/release_seat.lua")),
             end_session: Script::new(include_str!("lua/end_session.lua")),
+            restore_session: Script::new(include_str!("lua/restore_session.lua")),
         }
     }
 
@@ -88,17 +91,41 @@ impl RedisGate {
     }
 
     /// The end of the ticket's active session in Unix ms, if it is in the
-    /// concert's active set (one `ZSCORE`).
+    /// concert's active set, and the queue's epoch, if Redis has the queue:
+    /// `ZSCORE` and `GET` in one round trip.
     pub async fn session_end_ms(
         &self,
         concert: ConcertId,
         ticket: Uuid,
-    ) -> Result<Option<f64>, redis::RedisError> {
-        redis::cmd("ZSCORE")
+    ) -> Result<(Option<f64>, Option<i64>), redis::RedisError> {
+        redis::pipe()
+            .cmd("ZSCORE")
             .arg(active_set_key(&self.prefix, concert))
             .arg(ticket.to_string())
+            .cmd("GET")
+            .arg(queue_epoch_key(&self.prefix, concert))
             .query_async(&mut self.conn.clone())
             .await
+    }
+
+    /// Put back a session Redis lost (see `lua/restore_session.lua`).
+    pub async fn restore_session(
+        &self,
+        concert: ConcertId,
+        user: UserId,
+        ticket: Uuid,
+        ends_ms: i64,
+    ) -> Result<(), redis::RedisError> {
+        let _: i64 = self
+            .restore_session
+            .key(active_set_key(&self.prefix, concert))
+            .key(user_tickets_key(&self.prefix, concert))
+            .arg(ticket.to_string())
+            .arg(user.get())
+            .arg(ends_ms)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(())
     }
 
     /// End `user`'s active session of `concert` (their queue ticket, and

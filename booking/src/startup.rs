@@ -105,7 +105,7 @@ impl Application {
             issuer: Arc::new(SessionIssuer::new(signer, settings.session_ttl)),
             passwords,
             tokens: Arc::new(TokenVerifier::new(&settings.jwks_url)),
-            admission: Arc::new(Admission::new(redis.clone())),
+            admission: Arc::new(Admission::new(redis.clone(), db.clone())),
             catalog: Arc::new(Catalog::new(db.clone())),
             db,
             redis,

@@ -57,6 +57,14 @@ async fn fill(state: &AppState, concert: ConcertId, from: u64, count: u64) {
         }
         let () = pipe.query_async(&mut conn).await.expect("fill the queue");
     }
+    // The queue counts as built (its epoch exists), so ticks do not try to
+    // rebuild it from Postgres.
+    let _: () = redis::cmd("SET")
+        .arg(&keys.all()[10])
+        .arg(1)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
     let _: () = redis::cmd("SADD")
         .arg(format!("{}:concerts", state.settings.key_prefix))
         .arg(concert.get())

@@ -1,6 +1,8 @@
 //! `GET /readyz`: ready when Redis and Postgres answer within 200 ms and the
 //! schema exists; not ready as soon as shutdown begins, nor while the service
-//! sheds load (`shared::serve::capacity`).
+//! sheds load (`shared::serve::capacity`). The body of a ready answer also
+//! says when this gateway last rebuilt a queue that Redis had lost (see
+//! [`crate::recovery`]): the service is ready again by then.
 
 use std::time::Duration;
 
@@ -29,8 +31,24 @@ const PROBE_TIMEOUT: Duration = Duration::from_millis(200);
 )]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     match check(&state).await {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Ok(()) => (StatusCode::OK, ready_body(&state)).into_response(),
         Err(why) => Problem::new(ErrorCode::Unavailable, why).into_response(),
+    }
+}
+
+/// `ready`, or `ready; recovered from a Redis data loss at <RFC 3339>
+/// (concert <id>; <n> queues rebuilt since start)`.
+fn ready_body(state: &AppState) -> String {
+    match state.recoveries.last() {
+        None => "ready".to_owned(),
+        Some((at_ms, concert, count)) => {
+            let at = chrono::DateTime::from_timestamp_millis(at_ms)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_default();
+            format!(
+                "ready; recovered from a Redis data loss at {at} (concert {concert}; {count} queues rebuilt since start)"
+            )
+        }
     }
 }
 

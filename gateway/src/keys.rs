@@ -12,26 +12,29 @@
 //! | `tq:{c:42}:seen` | zset | ticket id → last poll (Unix ms), waiting tickets only |
 //! | `tq:{c:42}:users` | hash | user id → ticket id (re-joining keeps ticket and place) |
 //! | `tq:{c:42}:tickets` | hash | ticket id → user id |
-//! | `tq:{c:42}:config` | hash | `paused`, `admit_per_tick`, `max_active` set by operators |
+//! | `tq:{c:42}:config` | hash | `paused`, `admit_per_tick`, `max_active` (the operators' settings, copied from Postgres's `queue_settings`); after a data loss also `resume_seq`, `resume_until` (see `restore.lua`) |
 //! | `tq:{c:42}:tick` | string | last tick number run: the exactly-once guard |
 //! | `tq:{c:42}:admits` | zset | `<tick>:<admitted>` → tick time, the last minute of ticks |
 //! | `tq:{c:42}:stats` | hash | `admitted_last_minute`, `window_ms` (the measured rate) |
-//! | `tq:concerts` | set | concert ids with a queue, so the ticker knows what to tick |
+//! | `tq:{c:42}:epoch` | string | the queue's epoch: written last when the keys are built (`restore.lua`); missing means Redis lost the queue (see [`crate::recovery`]) |
+//! | `tq:concerts` | set | concert ids with a queue, so the ticker knows what to tick (copied from Postgres's `queue_settings`) |
+//! | `tq:concerts-loaded` | string | `tq:concerts` was copied from Postgres into this Redis; missing after a data loss |
 //!
 //! Scripts are `.lua` files run with EVALSHA (reloaded on NOSCRIPT by
-//! `redis::Script`). Every script receives the ten per-concert keys in the
-//! order of [`QueueKeys::all`].
+//! `redis::Script`). Every script receives the eleven per-concert keys in the
+//! order of [`QueueKeys::all`]. All but `restore.lua` answer "lost" (`x`, or
+//! `-1` from the tick) and change nothing while the epoch is missing.
 
 use std::sync::LazyLock;
 
 use redis::Script;
 use shared::ids::ConcertId;
-use shared::infra::{active_set_key, concert_key_base, user_tickets_key};
+use shared::infra::{active_set_key, concert_key_base, queue_epoch_key, user_tickets_key};
 
 /// The keys of one concert's queue.
 #[derive(Debug, Clone)]
 pub struct QueueKeys {
-    all: [String; 10],
+    all: [String; 11],
 }
 
 impl shared::cache::Footprint for QueueKeys {
@@ -59,12 +62,13 @@ impl QueueKeys {
                 k("tick"),
                 k("admits"),
                 k("stats"),
+                queue_epoch_key(prefix, concert),
             ],
         }
     }
 
     /// The keys in the order every script expects them.
-    pub fn all(&self) -> &[String; 10] {
+    pub fn all(&self) -> &[String; 11] {
         &self.all
     }
 
@@ -86,6 +90,11 @@ pub fn concerts_key(prefix: &str) -> String {
     format!("{prefix}:concerts")
 }
 
+/// The marker that `tq:concerts` was copied from Postgres into this Redis.
+pub fn concerts_loaded_key(prefix: &str) -> String {
+    format!("{prefix}:concerts-loaded")
+}
+
 const STATUS_FN: &str = include_str!("scripts/status_fn.lua");
 
 fn with_status_fn(body: &str) -> Script {
@@ -100,6 +109,8 @@ pub static LEAVE: LazyLock<Script> =
     LazyLock::new(|| with_status_fn(include_str!("scripts/leave.lua")));
 pub static TICK: LazyLock<Script> =
     LazyLock::new(|| with_status_fn(include_str!("scripts/tick.lua")));
+pub static RESTORE: LazyLock<Script> =
+    LazyLock::new(|| with_status_fn(include_str!("scripts/restore.lua")));
 pub static STATS: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/stats.lua")));
 

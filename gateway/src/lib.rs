@@ -2,8 +2,9 @@
 //!
 //! Per-concert FIFO queues in Redis ([`keys`] documents every key), an
 //! admission [`ticker`] that is exactly-once across replicas, and signed
-//! queue tickets and access tokens ([`tokens`]). Postgres is only read, to
-//! check users and concerts ([`directory`]).
+//! queue tickets and access tokens ([`tokens`]). Postgres is read to check
+//! concerts ([`directory`]) and keeps what of the queues must survive a loss
+//! of Redis's data ([`recovery`]).
 
 pub mod clock;
 pub mod directory;
@@ -12,6 +13,7 @@ pub mod health;
 pub mod keys;
 pub mod metrics;
 pub mod queue;
+pub mod recovery;
 pub mod settings;
 pub mod startup;
 pub mod state;

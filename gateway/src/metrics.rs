@@ -17,6 +17,8 @@
 //! | `redis_errors_total`, `postgres_errors_total` | counter | | failed calls |
 //! | `service_ready` | gauge | | the `/readyz` verdict, every 5 s |
 //! | `db_pool_connections` | gauge | `state` = `in_use`, `idle` | every 5 s |
+//! | `redis_recoveries_total` | counter | | queues this gateway rebuilt from Postgres after Redis lost them |
+//! | `redis_last_recovery_timestamp_seconds` | gauge | | when this gateway last did (Unix seconds) |
 //!
 //! Gauges of a concert are set by whichever gateway ran the tick, so with
 //! several replicas aggregate them with `max by (concert)`.
@@ -80,7 +82,7 @@ pub fn record_predicted_wait(status: &QueueStatus) {
 /// set the session's end to admission + `ACTIVE_TTL_SECS`.
 #[expect(clippy::cast_precision_loss, reason = "seconds far below 2^52")]
 pub fn record_admitted_wait(state: &AppState, ticket: &Claims, place: Place) {
-    let Place::Active { session_end_ms } = place else {
+    let Place::Active { session_end_ms, .. } = place else {
         return;
     };
     if state
@@ -100,6 +102,7 @@ pub async fn run_upkeep(state: AppState) {
     // Error counters exist from the start, so `increase()` sees the first one.
     metrics::counter!("redis_errors_total").increment(0);
     metrics::counter!("postgres_errors_total").increment(0);
+    metrics::counter!("redis_recoveries_total").increment(0);
     while !state.shutdown.is_shutting_down() {
         let ready = health::check(&state).await.is_ok();
         metrics::gauge!("service_ready").set(if ready { 1.0 } else { 0.0 });

@@ -15,7 +15,8 @@ use shared::tokens::IdentityPolicy;
 pub struct Settings {
     /// `GATEWAY_ADDR`: where to listen (default `127.0.0.1:8080`; port 0 picks one).
     pub addr: String,
-    /// `DATABASE_URL`: Postgres, read-only use (users and concerts).
+    /// `DATABASE_URL`: Postgres: concerts are read; the queues' copies that
+    /// survive a loss of Redis (`queue_settings`, `queue_sessions`) are written.
     pub database_url: String,
     /// `REDIS_URL`.
     pub redis_url: String,

@@ -1,7 +1,6 @@
 //! What every handler and the ticker share.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use redis::aio::ConnectionManager;
 use shared::cache::{BoundedCache, Budget, bounded};
@@ -15,9 +14,9 @@ use sqlx::PgPool;
 
 use crate::clock::Clock;
 use crate::directory::Directory;
-use crate::error::ApiResult;
-use crate::keys::{self, QueueKeys};
+use crate::keys::QueueKeys;
 use crate::queue::QueueCalls;
+use crate::recovery::Recoveries;
 use crate::settings::Settings;
 use crate::tokens::TokenService;
 
@@ -55,9 +54,8 @@ pub struct Inner {
     pub limits: Limits,
     /// Serving limits and load-shedding state (`/readyz` reads it).
     pub serving: Arc<Serving>,
-    /// Concerts this process already registered in `tq:concerts`, so only a
-    /// concert's first join here pays the extra round trip.
-    registered: Mutex<HashSet<ConcertId>>,
+    /// Queues this process rebuilt after Redis lost them (for `/readyz`).
+    pub recoveries: Recoveries,
     queue_keys: BoundedCache<ConcertId, Arc<QueueKeys>>,
 }
 
@@ -97,7 +95,7 @@ impl AppState {
             tokens,
             clock,
             shutdown: ShutdownFlag::default(),
-            registered: Mutex::default(),
+            recoveries: Recoveries::default(),
             queue_keys: bounded(QUEUE_KEYS_CACHE),
         }))
     }
@@ -114,27 +112,5 @@ impl Inner {
                 )))
             })
             .unwrap_or_else(|never| match never {})
-    }
-
-    /// Make sure the ticker knows `concert` has a queue.
-    pub async fn register_concert(&self, concert: ConcertId) -> ApiResult<()> {
-        let known = self
-            .registered
-            .lock()
-            .map(|set| set.contains(&concert))
-            .unwrap_or(false);
-        if known {
-            return Ok(());
-        }
-        let mut conn = self.redis.clone();
-        let _: () = redis::cmd("SADD")
-            .arg(keys::concerts_key(&self.settings.key_prefix))
-            .arg(concert.get())
-            .query_async(&mut conn)
-            .await?;
-        if let Ok(mut set) = self.registered.lock() {
-            set.insert(concert);
-        }
-        Ok(())
     }
 }

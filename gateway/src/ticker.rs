@@ -8,7 +8,9 @@ use futures::future::join_all;
 use redis::Value;
 use shared::ids::ConcertId;
 
+use crate::error::{ApiError, ApiResult};
 use crate::keys::{self, invocation};
+use crate::recovery;
 use crate::state::AppState;
 
 /// Most sessions ended and idle waiters dropped by one tick of one concert
@@ -37,36 +39,60 @@ pub struct TickOutcome {
     pub admit_per_tick: u64,
 }
 
-/// Run tick number `now_ms / tick_ms` for one concert.
+/// Run tick number `now_ms / tick_ms` for one concert. If Redis lost the
+/// queue, rebuild it from Postgres first ([`recovery::restore_queue`]) and
+/// run the tick on the rebuilt queue. The sessions the tick opened are kept
+/// in Postgres; if that fails they still stand (logged and counted), only
+/// without a copy that survives Redis.
 pub async fn tick_concert(
     state: &AppState,
     concert: ConcertId,
     now_ms: i64,
-) -> redis::RedisResult<TickOutcome> {
-    let settings = &state.settings;
-    let tick_ms = settings.tick_ms().max(1);
-    let keys = state.queue_keys(concert);
-    let mut conn = state.redis.clone();
-    let reply: Vec<i64> = invocation(&keys::TICK, &keys)
-        .arg(now_ms / tick_ms)
-        .arg(now_ms)
-        .arg(settings.admit_per_tick)
-        .arg(settings.max_active)
-        .arg(u64::try_from(settings.active_ttl.as_millis()).unwrap_or(u64::MAX))
-        .arg(u64::try_from(settings.idle_timeout.as_millis()).unwrap_or(u64::MAX))
-        .arg(BATCH_LIMIT)
-        .arg(RATE_WINDOW_MS)
-        .arg(tick_ms)
-        .invoke_async(&mut conn)
-        .await?;
+) -> ApiResult<TickOutcome> {
+    let mut reply = run_tick(state, concert, now_ms).await?;
+    if reply.first().and_then(as_int) == Some(-1) {
+        recovery::restore_queue(state, concert).await?;
+        reply = run_tick(state, concert, now_ms).await?;
+    }
+    let ends_ms =
+        now_ms.saturating_add(i64::try_from(state.settings.active_ttl.as_millis()).unwrap_or(0));
+    let outcome = outcome(&reply);
+    let admitted: Vec<(uuid::Uuid, i64)> = reply
+        .get(11..)
+        .unwrap_or_default()
+        .chunks_exact(2)
+        .filter_map(|pair| {
+            let ticket: String = redis::from_redis_value(&pair[0]).ok()?;
+            let user: String = redis::from_redis_value(&pair[1]).ok()?;
+            Some((uuid::Uuid::parse_str(&ticket).ok()?, user.parse().ok()?))
+        })
+        .collect();
+    if let Err(e) = recovery::record_sessions(state, concert, &admitted, ends_ms).await {
+        metrics::counter!("postgres_errors_total").increment(1);
+        tracing::warn!(error = %e, concert = %concert, "admitted, but the sessions could not be kept in Postgres");
+    }
+    if outcome.ran {
+        crate::metrics::record_tick(concert, &outcome);
+    }
+    Ok(outcome)
+}
+
+fn as_int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Int(n) => Some(*n),
+        _ => None,
+    }
+}
+
+fn outcome(reply: &[Value]) -> TickOutcome {
     let n = |i: usize| {
         reply
             .get(i)
-            .copied()
+            .and_then(as_int)
             .and_then(|v| u64::try_from(v).ok())
             .unwrap_or(0)
     };
-    let outcome = TickOutcome {
+    TickOutcome {
         ran: n(0) == 1,
         admitted: n(1),
         sessions_ended: n(2),
@@ -78,11 +104,30 @@ pub async fn tick_concert(
         paused: n(8) == 1,
         max_active: n(9),
         admit_per_tick: n(10),
-    };
-    if outcome.ran {
-        crate::metrics::record_tick(concert, &outcome);
     }
-    Ok(outcome)
+}
+
+async fn run_tick(
+    state: &AppState,
+    concert: ConcertId,
+    now_ms: i64,
+) -> redis::RedisResult<Vec<Value>> {
+    let settings = &state.settings;
+    let tick_ms = settings.tick_ms().max(1);
+    let keys = state.queue_keys(concert);
+    let mut conn = state.redis.clone();
+    invocation(&keys::TICK, &keys)
+        .arg(now_ms / tick_ms)
+        .arg(now_ms)
+        .arg(settings.admit_per_tick)
+        .arg(settings.max_active)
+        .arg(u64::try_from(settings.active_ttl.as_millis()).unwrap_or(u64::MAX))
+        .arg(u64::try_from(settings.idle_timeout.as_millis()).unwrap_or(u64::MAX))
+        .arg(BATCH_LIMIT)
+        .arg(RATE_WINDOW_MS)
+        .arg(tick_ms)
+        .invoke_async(&mut conn)
+        .await
 }
 
 /// The concerts that have a queue.
@@ -99,13 +144,16 @@ pub async fn concerts(state: &AppState) -> redis::RedisResult<Vec<ConcertId>> {
         .collect())
 }
 
-/// One tick of every concert (pipelined on the multiplexed connection).
-pub async fn tick_all(
-    state: &AppState,
-    now_ms: i64,
-) -> redis::RedisResult<Vec<(ConcertId, TickOutcome)>> {
+/// One tick of every concert (pipelined on the multiplexed connection),
+/// after making sure the set of queues is complete
+/// ([`recovery::sync_registry`]; if Postgres cannot say, the queues Redis
+/// knows are ticked anyway).
+pub async fn tick_all(state: &AppState, now_ms: i64) -> ApiResult<Vec<(ConcertId, TickOutcome)>> {
     let started = Instant::now();
-    let concerts = concerts(state).await?;
+    if let Err(e) = recovery::sync_registry(state, now_ms).await {
+        tracing::warn!(error = %e, "the set of queues could not be checked against Postgres");
+    }
+    let concerts = concerts(state).await.map_err(ApiError::from)?;
     let results = join_all(concerts.iter().map(|&c| tick_concert(state, c, now_ms))).await;
     metrics::histogram!("queue_tick_duration_seconds").record(started.elapsed().as_secs_f64());
     concerts
@@ -126,7 +174,10 @@ pub async fn run(state: AppState) {
         let wait = u64::try_from(next - now).unwrap_or(0) + 1;
         tokio::time::sleep(Duration::from_millis(wait)).await;
         if let Err(e) = tick_all(&state, state.clock.now_ms()).await {
-            metrics::counter!("redis_errors_total").increment(1);
+            match &e {
+                ApiError::Postgres(_) => metrics::counter!("postgres_errors_total").increment(1),
+                _ => metrics::counter!("redis_errors_total").increment(1),
+            }
             tracing::warn!(error = %e, "admission tick failed; retrying next tick");
         }
     }

@@ -36,6 +36,14 @@ pub const ACCESS_CACHE: Budget = Budget::mib(200_000, 128);
 /// Size of the cache of verified session tokens (joins).
 pub const SESSION_CACHE: Budget = Budget::mib(100_000, 96);
 
+/// What a queue ticket records of its place: the queue's epoch and the
+/// join sequence number (`None` when the user is not waiting).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TicketPlace {
+    pub epoch: Option<i64>,
+    pub seq: Option<i64>,
+}
+
 pub struct TokenService {
     signer: Signer,
     keys: KeySet,
@@ -85,11 +93,15 @@ impl TokenService {
         }
     }
 
+    /// A queue ticket: `epoch` and `seq` (the queue's epoch and the join
+    /// sequence number, `qep` and `seq`) let a place lost with Redis be put
+    /// back (see [`crate::recovery`]).
     pub fn issue_ticket(
         &self,
         user: UserId,
         concert: ConcertId,
         ticket: Uuid,
+        place: TicketPlace,
         now_secs: i64,
     ) -> String {
         metrics::counter!("tokens_issued_total", "kind" => "ticket").increment(1);
@@ -100,6 +112,8 @@ impl TokenService {
             ticket_id: ticket,
             issued_at: now_secs,
             expires_at: now_secs + TICKET_LIFETIME_SECS,
+            queue_epoch: place.epoch,
+            seq: place.seq,
         };
         tokens::encode(&self.signer, &claims)
     }
@@ -109,13 +123,15 @@ impl TokenService {
         self.access.peek(&(ticket, session_end_secs)).is_some()
     }
 
-    /// The access token of an active session; `exp` is the session's end.
+    /// The access token of an active session; `exp` is the session's end,
+    /// `qep` the queue's `epoch` when it was signed.
     pub fn access_token(
         &self,
         user: UserId,
         concert: ConcertId,
         ticket: Uuid,
         session_end_secs: i64,
+        epoch: Option<i64>,
         now_secs: i64,
     ) -> String {
         self.access
@@ -128,6 +144,8 @@ impl TokenService {
                     ticket_id: ticket,
                     issued_at: now_secs.min(session_end_secs),
                     expires_at: session_end_secs,
+                    queue_epoch: epoch,
+                    seq: None,
                 };
                 Ok::<_, std::convert::Infallible>(tokens::encode(&self.signer, &claims))
             })
@@ -304,6 +322,8 @@ mod tests {
                 ticket_id: Uuid::new_v4(),
                 issued_at: 100,
                 expires_at: 200,
+                queue_epoch: None,
+                seq: None,
             },
         );
         assert!(
@@ -311,7 +331,8 @@ mod tests {
                 .verify(&issued_before_rotation, &[Audience::Queue], 150)
                 .is_ok()
         );
-        let fresh = service.issue_ticket(user, concert, Uuid::new_v4(), 150);
+        let fresh =
+            service.issue_ticket(user, concert, Uuid::new_v4(), TicketPlace::default(), 150);
         assert_eq!(
             tokens::peek_kid(&fresh).unwrap(),
             new.kid(),

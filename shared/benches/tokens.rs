@@ -17,6 +17,8 @@ fn claims() -> Claims {
         ticket_id: uuid::Uuid::new_v4(),
         issued_at: now,
         expires_at: now + 600,
+        queue_epoch: None,
+        seq: None,
     }
 }
 

@@ -76,6 +76,16 @@ pub fn user_tickets_key(prefix: &str, concert: ConcertId) -> String {
     format!("{}:users", concert_key_base(prefix, concert))
 }
 
+/// The epoch of a concert's queue (`{base}:epoch`): a random number the
+/// gateway writes when it builds the queue's keys in this Redis (the first
+/// time, or after a data loss rebuilt them from Postgres), and that it puts
+/// in every ticket and access token as `qep`. A token of another epoch that
+/// Redis knows nothing about was lost with Redis, not revoked (API.md,
+/// "Redis is not the only copy"). Read by booking's admission check.
+pub fn queue_epoch_key(prefix: &str, concert: ConcertId) -> String {
+    format!("{}:epoch", concert_key_base(prefix, concert))
+}
+
 /// The version of the set of concerts (`{prefix}:concerts-version`): a
 /// random string that booking replaces each time it creates a concert,
 /// after the commit and before it answers. A gateway remembers "no such

@@ -459,6 +459,103 @@ fn check_refs(document: &serde_json::Value, value: &serde_json::Value, gaps: &mu
     }
 }
 
+/// A Redis server of one test's own, started by `scripts/redis-scratch.sh`
+/// on a free port, without persistence: [`ScratchRedis::restart_empty`] is a
+/// production restart that lost every key. Killed when dropped.
+pub struct ScratchRedis {
+    port: u16,
+    dir: std::path::PathBuf,
+    child: std::sync::Mutex<Option<tokio::process::Child>>,
+}
+
+impl ScratchRedis {
+    /// Start the server and wait until it answers `PING`.
+    pub async fn start() -> Self {
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+            probe.local_addr().expect("its address").port()
+        };
+        let dir =
+            std::env::temp_dir().join(format!("redis-scratch-{}", uuid::Uuid::new_v4().simple()));
+        let server = Self {
+            port,
+            dir,
+            child: std::sync::Mutex::new(None),
+        };
+        server.spawn().await;
+        server
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kill the server (`SIGKILL`) and start a new, empty one on the same port.
+    pub async fn restart_empty(&self) {
+        let child = self.child.lock().expect("the child").take();
+        if let Some(mut child) = child {
+            child.kill().await.expect("kill redis-server");
+        }
+        self.spawn().await;
+    }
+
+    async fn spawn(&self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/redis-scratch.sh");
+        let child = tokio::process::Command::new(script)
+            .arg(self.port.to_string())
+            .arg(&self.dir)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("scripts/redis-scratch.sh starts");
+        *self.child.lock().expect("the child") = Some(child);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let ping = async {
+                let client = redis::Client::open(self.url())?;
+                let mut conn = client.get_multiplexed_async_connection().await?;
+                redis::cmd("PING").query_async::<String>(&mut conn).await
+            };
+            if ping.await.is_ok() {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the scratch Redis did not answer within 30 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for ScratchRedis {
+    fn drop(&mut self) {
+        if let Ok(mut child) = self.child.lock()
+            && let Some(child) = child.as_mut()
+        {
+            let _ = child.start_kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Delete every key under `prefix` (`<prefix>:*`): what a `FLUSHDB` does to
+/// one test's keys, without touching the other tests sharing the server.
+pub async fn delete_prefix(redis: &mut redis::aio::ConnectionManager, prefix: &str) {
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(redis)
+        .await
+        .expect("KEYS");
+    if !keys.is_empty() {
+        let () = redis::cmd("DEL")
+            .arg(&keys)
+            .query_async(redis)
+            .await
+            .expect("DEL");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::metric_sum;

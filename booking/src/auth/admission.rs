@@ -1,47 +1,47 @@
 //! The *admitted* level: an access token for the concert concerned whose
 //! ticket is still in that concert's active set.
 //!
-//! The check is one `ZSCORE`. A positive answer is remembered for at most
-//! [`CACHE_MAX_AGE`], so a burst of requests from one user costs one round
-//! trip; the process that revokes a ticket forgets its answer at once, and
-//! other replicas within that second.
-
-use std::time::{Duration, Instant};
+//! Every check reads Redis, uncached: one round trip (`ZSCORE` of the
+//! ticket and `GET` of the queue's epoch, pipelined). So a token is refused
+//! by every replica from the moment the payment or the leave that revoked it
+//! has answered (API.md, Tokens and the Errors preamble): there is no window
+//! in which another process still believes an old answer, for holds or for
+//! reads. The cost is that round trip on each admitted request, the same
+//! that every session-token check already pays (`shared::sessions`).
+//!
+//! A ticket missing from the active set was revoked (paid, left) or its
+//! session ended — unless Redis lost it. The access token carries the
+//! queue's epoch (`qep`): when Redis's epoch is another one (or none), the
+//! queue was rebuilt after a loss, and Postgres's copy of the sessions
+//! (`queue_sessions`, ended in the same transaction as a payment and before
+//! a leave answers) decides. A session live there is put back in the active
+//! set and the token keeps working until its `exp` (API.md, "Redis is not
+//! the only copy"); a paid or left one stays refused.
 
 use shared::ErrorCode;
-use shared::cache::{BoundedCache, Budget, bounded};
 use shared::ids::{ConcertId, UserId};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::Caller;
 use crate::error::ApiError;
 use crate::redis_gate::RedisGate;
 
-/// How long an "admitted" answer may be reused.
-pub const CACHE_MAX_AGE: Duration = Duration::from_secs(1);
-
-/// Size of the cache of admission answers: fixed-size entries (a ticket id
-/// and two numbers), 100,000 of them in at most 8 MiB.
-pub const CACHE: Budget = Budget::mib(100_000, 8);
-
 /// Checks and revokes admission.
 pub struct Admission {
     gate: RedisGate,
-    /// Ticket id → (end of its session in Unix ms, when that was read).
-    recent: BoundedCache<Uuid, (f64, Instant)>,
+    db: PgPool,
 }
 
 impl Admission {
-    pub fn new(gate: RedisGate) -> Self {
-        Self {
-            gate,
-            recent: bounded(CACHE),
-        }
+    pub fn new(gate: RedisGate, db: PgPool) -> Self {
+        Self { gate, db }
     }
 
     /// `403 NOT_ADMITTED` for a session token (logged in, but not
     /// admitted) or an access token no longer in the active set at `now_ms`;
-    /// `403 FORBIDDEN` for an access token of another concert.
+    /// `403 FORBIDDEN` for an access token of another concert. `503` when
+    /// Redis (or, for a token whose session Redis lost, Postgres) cannot say.
     pub async fn require(
         &self,
         caller: &Caller,
@@ -68,42 +68,67 @@ impl Admission {
                 ),
             ));
         }
-        let session_end = match self.recent.get(&claims.ticket_id) {
-            Some((end, read_at)) if read_at.elapsed() < CACHE_MAX_AGE => Some(end),
-            _ => {
-                let end = self.gate.session_end_ms(concert, claims.ticket_id).await?;
-                if let Some(end) = end {
-                    self.recent.insert(claims.ticket_id, (end, Instant::now()));
-                }
-                end
-            }
-        };
+        let (session_end, epoch) = self.gate.session_end_ms(concert, claims.ticket_id).await?;
         #[expect(clippy::cast_precision_loss, reason = "Unix ms are far below 2^53")]
         let now = now_ms as f64;
-        match session_end {
-            Some(end) if end > now => Ok(()),
-            _ => Err(reject(
-                "not_admitted",
-                ErrorCode::NotAdmitted,
-                "the access token is not (or no longer) admitted",
-            )),
+        if session_end.is_some_and(|end| end > now) {
+            return Ok(());
         }
+        let same_epoch = epoch.is_some() && epoch == claims.queue_epoch;
+        if session_end.is_none()
+            && !same_epoch
+            && self
+                .restore(concert, claims.user_id, claims.ticket_id, now_ms)
+                .await?
+        {
+            return Ok(());
+        }
+        Err(reject(
+            "not_admitted",
+            ErrorCode::NotAdmitted,
+            "the access token is not (or no longer) admitted",
+        ))
     }
 
-    /// End `user`'s session of `concert` (see [`RedisGate::end_session`])
-    /// and forget any cached answer about the tickets removed.
+    /// Whether Postgres has the ticket's session live at `now_ms`; if so it
+    /// goes back into the active set.
+    async fn restore(
+        &self,
+        concert: ConcertId,
+        user: UserId,
+        ticket: Uuid,
+        now_ms: i64,
+    ) -> Result<bool, ApiError> {
+        let ends: Option<i64> = sqlx::query_scalar(
+            "SELECT ends_ms FROM queue_sessions
+             WHERE ticket_id = $1 AND concert_id = $2 AND user_id = $3
+               AND ended_ms IS NULL AND ends_ms > $4",
+        )
+        .bind(ticket)
+        .bind(concert.get())
+        .bind(user.get())
+        .bind(now_ms)
+        .fetch_optional(&self.db)
+        .await?;
+        let Some(ends) = ends else {
+            return Ok(false);
+        };
+        self.gate
+            .restore_session(concert, user, ticket, ends)
+            .await?;
+        metrics::counter!("sessions_restored_total").increment(1);
+        tracing::info!(concert = %concert, ticket = %ticket, "put back an active session Redis had lost");
+        Ok(true)
+    }
+
+    /// End `user`'s session of `concert` (see [`RedisGate::end_session`]).
     pub async fn end_session(
         &self,
         concert: ConcertId,
         user: UserId,
         ticket: Option<Uuid>,
     ) -> Result<(), redis::RedisError> {
-        if let Some(ticket) = ticket {
-            self.recent.remove(&ticket);
-        }
-        for removed in self.gate.end_session(concert, user, ticket).await? {
-            self.recent.remove(&removed);
-        }
+        self.gate.end_session(concert, user, ticket).await?;
         Ok(())
     }
 }

@@ -1,8 +1,10 @@
 //! A payment is one transaction: lock the reservation, check it is the
 //! user's and still held, debit the balance with a conditional UPDATE (no
 //! row means "insufficient", and nothing has changed), write the payment
-//! (unique per reservation), the ledger entry, the confirmation, and the
-//! idempotent response. Either all of it commits or none of it does.
+//! (unique per reservation), the ledger entry, the confirmation, the end of
+//! the user's queue session of that concert in `queue_sessions` (so a loss
+//! of Redis cannot bring the paid access token back), and the idempotent
+//! response. Either all of it commits or none of it does.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -138,6 +140,16 @@ pub async fn pay(
     )
     .bind(reservation_id)
     .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE queue_sessions SET ended_ms = $3
+         WHERE user_id = $1 AND ended_ms IS NULL
+           AND concert_id = (SELECT concert_id FROM schedules WHERE schedule_id = $2)",
+    )
+    .bind(user.get())
+    .bind(r.schedule_id)
+    .bind(now.timestamp_millis())
     .execute(&mut *tx)
     .await?;
 

@@ -28,6 +28,8 @@ async fn missing_malformed_foreign_and_expired_tokens_are_unauthenticated() {
         ticket_id: Uuid::new_v4(),
         issued_at: now,
         expires_at: now + 600,
+        queue_epoch: None,
+        seq: None,
     };
     assert_problem(
         app.get(&path, &encode(&foreign, &claims)).await,

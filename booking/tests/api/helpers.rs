@@ -181,6 +181,8 @@ impl TestApp {
             ticket_id,
             issued_at: now,
             expires_at: now + 600,
+            queue_epoch: None,
+            seq: None,
         };
         (encode(&self.signer, &claims), ticket_id)
     }

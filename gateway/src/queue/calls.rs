@@ -22,6 +22,7 @@ use redis::aio::ConnectionManager;
 use shared::Problem;
 use shared::batch::{self, BatchError, Batcher};
 use shared::ids::{ConcertId, UserId};
+use shared::tokens::Claims;
 use uuid::Uuid;
 
 use crate::clock::Clock;
@@ -36,7 +37,7 @@ const MAX_IN_FLIGHT: usize = 2;
 type Answers = Vec<Result<Value, Problem>>;
 
 pub struct QueueCalls {
-    status: Batcher<(ConcertId, Uuid), Value, Problem>,
+    status: Batcher<(ConcertId, Claims), Value, Problem>,
     join: Batcher<(ConcertId, UserId, Uuid), Value, Problem>,
 }
 
@@ -72,8 +73,9 @@ impl QueueCalls {
         }
     }
 
-    /// The reply of `status.lua` for one ticket (and its holder marked as seen).
-    pub async fn status(&self, concert: ConcertId, ticket: Uuid) -> Result<Value, ApiError> {
+    /// The reply of `status.lua` for one ticket (and its holder marked as
+    /// seen, or its place put back when Redis lost it).
+    pub async fn status(&self, concert: ConcertId, ticket: Claims) -> Result<Value, ApiError> {
         self.status.call((concert, ticket)).await.map_err(failed)
     }
 
@@ -96,7 +98,7 @@ fn failed(e: BatchError<Problem>) -> ApiError {
     }
 }
 
-async fn statuses(cx: Arc<Context>, items: Vec<(ConcertId, Uuid)>) -> Answers {
+async fn statuses(cx: Arc<Context>, items: Vec<(ConcertId, Claims)>) -> Answers {
     let now = cx.clock.now_ms();
     per_concert(
         &items,
@@ -107,8 +109,12 @@ async fn statuses(cx: Arc<Context>, items: Vec<(ConcertId, Uuid)>) -> Answers {
                 let keys = QueueKeys::new(&cx.prefix, concert);
                 let mut call = invocation(&keys::STATUS, &keys);
                 call.arg(now).arg(cx.idle_ms);
+                let number = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
                 for (_, ticket) in group {
-                    call.arg(ticket.to_string());
+                    call.arg(ticket.ticket_id.to_string())
+                        .arg(ticket.user_id.get())
+                        .arg(number(ticket.queue_epoch))
+                        .arg(number(ticket.seq));
                 }
                 call.invoke_async(&mut cx.redis.clone()).await
             }

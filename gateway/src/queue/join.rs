@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::{Place, QueueStatus, render};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::tokens::Session;
+use crate::tokens::{Session, TicketPlace};
 
 /// The optional body: `{}`, `{"user_id": <the session's user>}`, or none.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -87,10 +87,14 @@ pub async fn join(
             "the body names another user than the session token",
         ));
     }
-    state.register_concert(concert).await?;
-
-    let reply = state.queue.join(concert, user, Uuid::new_v4()).await?;
-    let (ticket, created, place) = parse_join(super::line(&reply)?)?;
+    let fresh = Uuid::new_v4();
+    let mut reply = state.queue.join(concert, user, fresh).await?;
+    if crate::recovery::is_lost(&reply) {
+        // The queue's first join, or Redis lost it: build it, then join.
+        crate::recovery::restore_queue(&state, concert).await?;
+        reply = state.queue.join(concert, user, fresh).await?;
+    }
+    let (ticket, created, ticket_place, place) = parse_join(super::line(&reply)?)?;
     if created {
         metrics::counter!("queue_joins_total").increment(1);
     }
@@ -99,9 +103,10 @@ pub async fn join(
     if created {
         crate::metrics::record_predicted_wait(&status);
     }
-    let token = state
-        .tokens
-        .issue_ticket(user, concert, ticket, state.clock.now_secs());
+    let token =
+        state
+            .tokens
+            .issue_ticket(user, concert, ticket, ticket_place, state.clock.now_secs());
     let code = if created {
         StatusCode::CREATED
     } else {
@@ -118,12 +123,18 @@ pub async fn join(
         .into_response())
 }
 
-/// `<ticket> <created 1/0> <status…>`, as `join.lua` encodes it.
-fn parse_join(reply: &str) -> Result<(Uuid, bool, Place), ApiError> {
+/// `<ticket> <created 1/0> <epoch> <seq, 0 if not waiting> <status…>`, as
+/// `join.lua` encodes it.
+fn parse_join(reply: &str) -> Result<(Uuid, bool, TicketPlace, Place), ApiError> {
     let fields: Vec<&str> = reply.split(' ').collect();
-    let [ticket, created, status @ ..] = fields.as_slice() else {
+    let [ticket, created, epoch, seq, status @ ..] = fields.as_slice() else {
         return Err(ApiError::Protocol(format!("short join reply {reply:?}")));
     };
     let ticket = Uuid::parse_str(ticket).map_err(|e| ApiError::Protocol(e.to_string()))?;
-    Ok((ticket, *created == "1", Place::parse(status)?))
+    let number = |f: &str| f.parse::<i64>().ok().filter(|&n| n > 0);
+    let ticket_place = TicketPlace {
+        epoch: number(epoch),
+        seq: number(seq),
+    };
+    Ok((ticket, *created == "1", ticket_place, Place::parse(status)?))
 }

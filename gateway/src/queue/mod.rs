@@ -46,11 +46,11 @@ pub enum Place {
     },
     Active {
         session_end_ms: i64,
+        /// The queue's epoch, carried by the access token (`qep`).
+        epoch: Option<i64>,
     },
     /// No place; `idle` when it was just dropped for not polling.
-    Gone {
-        idle: bool,
-    },
+    Gone { idle: bool },
 }
 
 /// One request's reply from a batched script: a line of text.
@@ -91,6 +91,7 @@ impl Place {
             }),
             "a" => Ok(Place::Active {
                 session_end_ms: int(1)?,
+                epoch: fields.get(2).and_then(|e| e.parse().ok()),
             }),
             "n" => Ok(Place::Gone {
                 idle: fields.get(1) == Some(&"idle"),
@@ -226,12 +227,19 @@ pub fn render(
                 paused,
             }))
         }
-        Place::Active { session_end_ms } => {
+        Place::Active {
+            session_end_ms,
+            epoch,
+        } => {
             let end_secs = session_end_ms.div_euclid(1000);
-            let token =
-                state
-                    .tokens
-                    .access_token(user, concert, ticket, end_secs, state.clock.now_secs());
+            let token = state.tokens.access_token(
+                user,
+                concert,
+                ticket,
+                end_secs,
+                epoch,
+                state.clock.now_secs(),
+            );
             let expires_at = Utc
                 .timestamp_opt(end_secs, 0)
                 .single()

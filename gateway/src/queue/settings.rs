@@ -117,6 +117,29 @@ pub async fn update(
         ));
     }
     ensure_concert(&state, concert).await?;
+    // The queue exists in Postgres and Redis; then Postgres, the copy that
+    // survives a loss of Redis, takes the new settings before Redis does.
+    crate::recovery::restore_queue(&state, concert).await?;
+    sqlx::query(
+        "UPDATE queue_settings SET paused = COALESCE($2, paused),
+                admit_per_tick = COALESCE($3, admit_per_tick),
+                max_active = COALESCE($4, max_active), updated_at = now()
+         WHERE concert_id = $1",
+    )
+    .bind(concert.get())
+    .bind(update.paused)
+    .bind(
+        update
+            .admit_per_tick
+            .map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
+    )
+    .bind(
+        update
+            .max_active
+            .map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
+    )
+    .execute(&state.db)
+    .await?;
     let keys = state.queue_keys(concert);
     let mut fields: Vec<(&str, String)> = Vec::new();
     if let Some(paused) = update.paused {
@@ -135,7 +158,6 @@ pub async fn update(
             .arg(&fields)
             .query_async(&mut conn)
             .await?;
-        state.register_concert(concert).await?;
         tracing::info!(?update, "queue settings changed");
     }
     stats(&state, concert).await.map(Json)
@@ -174,7 +196,7 @@ async fn stats(state: &AppState, concert: ConcertId) -> ApiResult<QueueStats> {
     };
     let paused: String =
         redis::from_redis_value(get(2)?).map_err(|e| ApiError::Protocol(e.to_string()))?;
-    Ok(QueueStats {
+    let mut stats = QueueStats {
         concert_id: concert,
         waiting: number(0)?,
         active: number(1)?,
@@ -183,5 +205,30 @@ async fn stats(state: &AppState, concert: ConcertId) -> ApiResult<QueueStats> {
         max_active: setting(4, state.settings.max_active)?,
         tick_ms: u64::try_from(state.settings.tick.as_millis()).unwrap_or(u64::MAX),
         admitted_last_minute: number(5)?,
-    })
+    };
+    if number(6)? == 0 {
+        // Redis does not have the queue (yet, or any more): the settings
+        // are Postgres's until the queue is rebuilt. A concert without a
+        // queue has no settings there either; if Postgres cannot say, the
+        // defaults are the best answer.
+        let stored: Option<(bool, Option<i32>, Option<i32>)> = sqlx::query_as(
+            "SELECT paused, admit_per_tick, max_active FROM queue_settings WHERE concert_id = $1",
+        )
+        .bind(concert.get())
+        .fetch_optional(&state.db)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "queue settings unreadable in Postgres");
+            None
+        });
+        if let Some((paused, admit_per_tick, max_active)) = stored {
+            let or = |n: Option<i32>, default: u32| {
+                n.and_then(|n| u32::try_from(n).ok()).unwrap_or(default)
+            };
+            stats.paused = paused;
+            stats.admit_per_tick = or(admit_per_tick, state.settings.admit_per_tick);
+            stats.max_active = or(max_active, state.settings.max_active);
+        }
+    }
+    Ok(stats)
 }

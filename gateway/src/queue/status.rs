@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use shared::ErrorCode;
 use shared::extract::{Json, Path};
 use shared::ids::ConcertId;
+use shared::tokens::Claims;
 
 use super::{Place, QueueStatus, render};
 use crate::error::{ApiError, ApiResult};
@@ -47,7 +48,11 @@ pub async fn status(
     require_concert(&claims, concert)?;
     // Faster than the per-ticket poll budget is over budget (API.md, Limits).
     state.limits.ticket.check(claims.ticket_id)?;
-    let reply = state.queue.status(concert, claims.ticket_id).await?;
+    let mut reply = state.queue.status(concert, claims).await?;
+    if crate::recovery::is_lost(&reply) {
+        crate::recovery::restore_queue(&state, concert).await?;
+        reply = state.queue.status(concert, claims).await?;
+    }
     let fields: Vec<&str> = super::line(&reply)?.split(' ').collect();
     let place = Place::parse(&fields)?;
     crate::metrics::record_admitted_wait(&state, &claims, place);
@@ -81,16 +86,33 @@ pub async fn leave(
     Path(concert): Path<ConcertId>,
 ) -> ApiResult<StatusCode> {
     require_concert(&claims, concert)?;
-    let keys = state.queue_keys(concert);
-    let mut conn = state.redis.clone();
-    let freed: String = invocation(&keys::LEAVE, &keys)
-        .arg(claims.ticket_id.to_string())
-        .arg(state.clock.now_ms())
-        .invoke_async(&mut conn)
-        .await?;
+    // Postgres first: once the leave answered, a loss of Redis must not
+    // bring the session back.
+    crate::recovery::end_session(&state, claims.ticket_id, state.clock.now_ms()).await?;
+    let mut freed = leave_script(&state, &claims).await?;
+    if freed == "x" {
+        crate::recovery::restore_queue(&state, concert).await?;
+        freed = leave_script(&state, &claims).await?;
+    }
     if freed == "n" {
         return Err(ticket_not_found());
     }
     metrics::counter!("queue_drops_total", "reason" => "left").increment(1);
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn leave_script(state: &AppState, claims: &Claims) -> ApiResult<String> {
+    let keys = state.queue_keys(claims.concert_id);
+    let mut conn = state.redis.clone();
+    Ok(invocation(&keys::LEAVE, &keys)
+        .arg(claims.ticket_id.to_string())
+        .arg(state.clock.now_ms())
+        .arg(
+            claims
+                .queue_epoch
+                .map(|e| e.to_string())
+                .unwrap_or_default(),
+        )
+        .invoke_async(&mut conn)
+        .await?)
 }

@@ -2,8 +2,11 @@
 -- per concert, and joining again returns the same ticket and place.
 -- ARGV: 1 now_ms, then pairs: user id, new ticket id (used only if the user
 -- has no place yet)
--- Returns one reply per pair, in order: '<ticket> <created 1/0> <status>'
--- with the status encoded as in status.lua.
+-- Returns one reply per pair, in order:
+-- '<ticket> <created 1/0> <epoch> <seq, 0 when not waiting> <status>' with the
+-- status encoded as in status.lua; 'x' for each when the queue was lost.
+local epoch = current_epoch()
+if not epoch then return lost((#ARGV - 1) / 2) end
 local now = tonumber(ARGV[1])
 local users, fresh = {}, {}
 for i = 2, #ARGV, 2 do
@@ -11,7 +14,7 @@ for i = 2, #ARGV, 2 do
   fresh[#fresh + 1] = ARGV[i + 1]
 end
 local existing = redis.call('HMGET', KEYS[5], unpack(users))
-local ticket_of, created = {}, {}
+local ticket_of, created, seq_of = {}, {}, {}
 local new_members, new_users, new_tickets = {}, {}, {}
 for i, user in ipairs(users) do
   local ticket = ticket_of[user]       -- the same user twice in this call
@@ -36,10 +39,12 @@ for i, user in ipairs(users) do
 end
 if #new_members > 0 then
   -- Sequence numbers in arrival order: FIFO has no ties.
-  local last = redis.call('INCRBY', KEYS[1], #new_members)
+  local last = next_seqs(#new_members, now)
   local args = {}
   for i, ticket in ipairs(new_members) do
-    args[2 * i - 1] = string.format('%d', last - #new_members + i)
+    local seq = string.format('%d', last + i)
+    seq_of[ticket] = seq
+    args[2 * i - 1] = seq
     args[2 * i] = ticket
   end
   redis.call('ZADD', KEYS[2], unpack(args))
@@ -51,8 +56,13 @@ local replies, waiting = {}, {}
 for i, user in ipairs(users) do
   local ticket = ticket_of[user]
   local status = queue_status(ticket, now)
-  if status[1] == 'w' then waiting[#waiting + 1] = ticket end
-  replies[i] = ticket .. (created[i] and ' 1 ' or ' 0 ') .. encode(status)
+  local seq = '0'
+  if status[1] == 'w' then
+    waiting[#waiting + 1] = ticket
+    -- A re-join reads its number back (rare; new tickets already know it).
+    seq = seq_of[ticket] or redis.call('ZSCORE', KEYS[2], ticket)
+  end
+  replies[i] = ticket .. (created[i] and ' 1 ' or ' 0 ') .. epoch .. ' ' .. seq .. ' ' .. encode(status)
 end
 mark_seen(waiting, ARGV[1])
 return replies

@@ -1,6 +1,33 @@
 -- Shared by the scripts (prepended when they are built).
 -- KEYS: 1 seq, 2 waiting, 3 active, 4 seen, 5 users, 6 tickets,
---       7 config, 8 tick, 9 admits, 10 stats  (all under one {c:<id>} hash tag)
+--       7 config, 8 tick, 9 admits, 10 stats, 11 epoch
+--       (all under one {c:<id>} hash tag)
+
+-- The queue's epoch, or nil when Redis lost the queue: then every script
+-- but restore.lua answers 'x' and changes nothing, and the gateway rebuilds
+-- the queue from Postgres first (gateway/src/recovery.rs).
+local function current_epoch()
+  return redis.call('GET', KEYS[11])
+end
+
+-- One 'x' ("lost") reply per request of a batch.
+local function lost(n)
+  local replies = {}
+  for i = 1, n do replies[i] = 'x' end
+  return replies
+end
+
+-- The next join sequence number: one more than the last, and never below
+-- now_ms * 1000, so the joins after a data loss (which lost the counter)
+-- queue behind every ticket issued before it, whose numbers the tickets
+-- carry (`seq`). Formatted with %d: Lua would print large numbers as 1e+15.
+local function next_seqs(count, now)
+  local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+  local floor = now * 1000
+  if last < floor then last = floor end
+  redis.call('SET', KEYS[1], string.format('%d', last + count))
+  return last
+end
 
 -- What every waiting ticket's status repeats (line length, pause, measured
 -- rate), read once per script call; anything that changes the line clears it.
@@ -16,7 +43,7 @@ end
 
 -- Returns the place of `ticket`:
 --   {'w', position, waiting, paused, admitted_last_minute, window_ms}
---   {'a', session_end_ms}
+--   {'a', session_end_ms, epoch}
 --   {'n'}                       when the ticket holds no place
 local function queue_status(ticket, now)
   local rank = redis.call('ZRANK', KEYS[2], ticket)
@@ -26,7 +53,7 @@ local function queue_status(ticket, now)
   end
   local ends = redis.call('ZSCORE', KEYS[3], ticket)
   if ends and tonumber(ends) > now then
-    return {'a', ends}
+    return {'a', ends, current_epoch()}
   end
   return {'n'}
 end
@@ -34,7 +61,7 @@ end
 -- A status as one line of text, the reply format of polls and joins (one
 -- bulk string per request is far cheaper to build and parse than an array):
 --   'w <position> <waiting> <paused 0/1> <admitted_last_minute> <window_ms>'
---   'a <session_end_ms>', 'n', or 'n idle'
+--   'a <session_end_ms> <epoch>', 'n', 'n idle', or 'x' (the queue was lost)
 local function encode(status)
   if status[1] == 'w' then
     return string.format('w %d %d %s %d %d', status[2], status[3], status[4], status[5], status[6])
@@ -70,4 +97,26 @@ local function mark_seen(tickets, now)
     end
     redis.call('ZADD', KEYS[4], unpack(args))
   end
+end
+
+-- Put back a ticket of an earlier epoch (its place was lost with Redis) at
+-- its join sequence number `seq`, so it stands where it stood relative to
+-- every other ticket. A newer ticket of the same user that is waiting is
+-- dropped (the user keeps the older, better place); one that is active
+-- wins, and the old ticket stays gone. Returns whether it was put back.
+local function restore_waiting(ticket, user, seq)
+  local current = redis.call('HGET', KEYS[5], user)
+  if current and current ~= ticket then
+    if redis.call('ZSCORE', KEYS[3], current) then return false end
+    forget(current)
+  end
+  redis.call('ZADD', KEYS[2], 'NX', seq, ticket)
+  redis.call('HSET', KEYS[5], user, ticket)
+  redis.call('HSET', KEYS[6], ticket, user)
+  -- The counter never goes back below a number already handed out.
+  if tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(seq) then
+    redis.call('SET', KEYS[1], seq)
+  end
+  line_cache = nil
+  return true
 end

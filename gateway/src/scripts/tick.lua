@@ -10,7 +10,10 @@
 --       5 active ttl ms, 6 idle timeout ms, 7 batch limit, 8 rate window ms, 9 tick ms
 -- Returns {ran (0/1), admitted, sessions ended, idle dropped, waiting, active,
 --          admitted in the rate window, rate window ms, paused (0/1), max_active,
---          admit_per_tick}
+--          admit_per_tick, then per admitted user: ticket id, user id}
+-- (the session end is now + active ttl), or {-1} when the queue was lost
+-- (nothing changed, the tick number is not used up).
+if not current_epoch() then return {-1} end
 local tick = tonumber(ARGV[1])
 local last = tonumber(redis.call('GET', KEYS[8]) or '-1')
 if tick <= last then
@@ -30,7 +33,11 @@ local paused = config[1] == '1'
 local per_tick = tonumber(config[2] or ARGV[3])
 local max_active = tonumber(config[3] or ARGV[4])
 local waiting_before = redis.call('ZCARD', KEYS[2])
-local admitted = 0
+local admitted, sessions = 0, {}
+-- Right after a data loss, only tickets issued before it are admitted for a
+-- while (see restore.lua).
+local resume = redis.call('HMGET', KEYS[7], 'resume_seq', 'resume_until')
+local below = resume[2] and tonumber(resume[2]) > now and resume[1]
 if not paused and waiting_before > 0 then
   local n = math.min(per_tick, max_active - redis.call('ZCARD', KEYS[3]))
   if n > 0 then
@@ -38,8 +45,14 @@ if not paused and waiting_before > 0 then
     -- the head is read without its scores (not ZPOPMIN) and the session end
     -- is one string.
     local ends = string.format('%d', now + tonumber(ARGV[5]))
-    local popped = redis.call('ZRANGE', KEYS[2], 0, n - 1)
-    redis.call('ZREMRANGEBYRANK', KEYS[2], 0, n - 1)
+    local popped
+    if below then
+      popped = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. below, 'LIMIT', 0, n)
+    else
+      popped = redis.call('ZRANGE', KEYS[2], 0, n - 1)
+    end
+    -- Either way the popped users are the head of the line.
+    if #popped > 0 then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, #popped - 1) end
     -- One ZADD and one ZREM per chunk of users instead of one per user
     -- (chunks stay well inside Lua's limit on unpacked arguments).
     local chunk = 500
@@ -52,6 +65,12 @@ if not paused and waiting_before > 0 then
       end
       redis.call('ZADD', KEYS[3], unpack(scored))
       redis.call('ZREM', KEYS[4], unpack(members))
+      -- Who was admitted, for the copy of the sessions in Postgres.
+      local users = redis.call('HMGET', KEYS[6], unpack(members))
+      for i, ticket in ipairs(members) do
+        sessions[#sessions + 1] = ticket
+        sessions[#sessions + 1] = users[i] or ''
+      end
       admitted = admitted + #members
     end
   end
@@ -74,5 +93,7 @@ local window = 0
 if oldest[2] then window = now - tonumber(oldest[2]) + tonumber(ARGV[9]) end
 redis.call('HSET', KEYS[10], 'window_ms', window)
 local in_window = tonumber(redis.call('HGET', KEYS[10], 'admitted_last_minute') or '0')
-return {1, admitted, #ended, #idle, redis.call('ZCARD', KEYS[2]), redis.call('ZCARD', KEYS[3]),
-        in_window, window, paused and 1 or 0, max_active, per_tick}
+local reply = {1, admitted, #ended, #idle, redis.call('ZCARD', KEYS[2]), redis.call('ZCARD', KEYS[3]),
+               in_window, window, paused and 1 or 0, max_active, per_tick}
+for _, v in ipairs(sessions) do reply[#reply + 1] = v end
+return reply

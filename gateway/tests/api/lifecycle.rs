@@ -97,8 +97,9 @@ async fn an_idle_ticket_polled_together_with_live_ones_drops_only_itself() {
         .queue_keys(shared::ids::ConcertId::new(concert).unwrap());
     let mut call = gateway::keys::invocation(&gateway::keys::STATUS, &keys);
     call.arg(app.state.clock.now_ms()).arg(10_000);
+    // Per ticket: its id, its user, and no epoch or sequence number.
     for t in [&idle, &live[0], &live[1], &idle] {
-        call.arg(t);
+        call.arg(t).arg(1).arg("").arg("");
     }
     let replies: Vec<String> = call
         .invoke_async(&mut app.state.redis.clone())

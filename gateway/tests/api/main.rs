@@ -10,6 +10,7 @@ mod metrics;
 mod openapi;
 mod outage;
 mod queue_order;
+mod redis_loss;
 mod replicas;
 mod shutdown;
 mod tokens;

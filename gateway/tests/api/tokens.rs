@@ -131,6 +131,8 @@ async fn forged_expired_and_misdirected_tokens_are_refused() {
         ticket_id,
         issued_at: iat,
         expires_at: exp,
+        queue_epoch: None,
+        seq: None,
     };
     assert_eq!(app.poll(concert, &genuine).await.0, StatusCode::OK);
 

@@ -91,6 +91,14 @@ pub struct WireClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<i64>,
     pub scope: String,
+    /// Private claim: the epoch of the concert's queue in Redis when the
+    /// token was issued (see [`Claims::queue_epoch`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qep: Option<i64>,
+    /// Private claim of queue tickets: the join sequence number (see
+    /// [`Claims::seq`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<i64>,
 }
 
 /// Claims of a token that passed verification, in their parsed form.
@@ -103,6 +111,17 @@ pub struct Claims {
     pub ticket_id: Uuid,
     pub issued_at: i64,
     pub expires_at: i64,
+    /// `qep`: which incarnation of the concert's queue in Redis issued the
+    /// token (a random number the gateway picks each time it builds the
+    /// queue's keys, first or after a data loss). A token of an older epoch
+    /// whose place or session Redis no longer knows was lost with Redis,
+    /// not revoked (API.md, "Redis is not the only copy"). `None` in tokens
+    /// issued before epochs existed.
+    pub queue_epoch: Option<i64>,
+    /// `seq`, queue tickets only: the join sequence number, the ticket's
+    /// place in line, so a ticket whose place Redis lost is put back where
+    /// it was relative to every other ticket.
+    pub seq: Option<i64>,
 }
 
 impl Claims {
@@ -117,6 +136,8 @@ impl Claims {
             exp: self.expires_at,
             nbf: None,
             scope: self.audience.scope().to_owned(),
+            qep: self.queue_epoch,
+            seq: self.seq,
         }
     }
 }
@@ -390,6 +411,8 @@ fn check_claims(wire: &WireClaims, accepted: &[Audience], now: i64) -> Result<Cl
         ticket_id: wire.jti,
         issued_at: wire.iat,
         expires_at: wire.exp,
+        queue_epoch: wire.qep,
+        seq: wire.seq,
     })
 }
 

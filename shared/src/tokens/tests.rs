@@ -9,6 +9,8 @@ fn claims(audience: Audience, now: i64) -> Claims {
         ticket_id: Uuid::new_v4(),
         issued_at: now,
         expires_at: now + 60,
+        queue_epoch: None,
+        seq: None,
     }
 }
 
