@@ -230,7 +230,7 @@ mod tests {
                 verify_session(&old_token, keys, &policy, now)
             })
         };
-        assert!(verify(&*client.keys().await.unwrap()).is_ok());
+        assert!(verify(&client.keys().await.unwrap()).is_ok());
 
         published.write().unwrap().keys = vec![current.jwk()];
         let deadline = Instant::now() + Duration::from_secs(10);
