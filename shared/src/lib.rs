@@ -9,6 +9,7 @@ pub mod http;
 pub mod ids;
 pub mod infra;
 pub mod problem;
+pub mod redis_conn;
 pub mod request_id;
 pub mod sessions;
 pub mod settings;

@@ -18,10 +18,10 @@ use std::sync::Arc;
 
 use futures::future::join_all;
 use redis::Value;
-use redis::aio::ConnectionManager;
 use shared::Problem;
 use shared::batch::{self, BatchError, Batcher};
 use shared::ids::{ConcertId, UserId};
+use shared::infra::RedisConnection;
 use uuid::Uuid;
 
 use crate::clock::Clock;
@@ -41,7 +41,7 @@ pub struct QueueCalls {
 }
 
 struct Context {
-    redis: ConnectionManager,
+    redis: RedisConnection,
     prefix: String,
     clock: Arc<dyn Clock>,
     idle_ms: i64,
@@ -50,7 +50,7 @@ struct Context {
 impl QueueCalls {
     /// Must be called inside a Tokio runtime: it starts the batching tasks.
     pub fn new(
-        redis: ConnectionManager,
+        redis: RedisConnection,
         prefix: String,
         clock: Arc<dyn Clock>,
         idle_ms: i64,
