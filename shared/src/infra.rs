@@ -121,7 +121,7 @@ pub async fn concerts_changed(
 
 /// Whether a Redis error means "Redis is unreachable" (→ 503) rather than a
 /// bug. `READONLY` is one: a primary that Sentinel has just demoted answers
-/// it until the connection follows the new primary.
+/// it until the connection follows the new primary; so is `NOREPLICAS`.
 pub fn redis_is_unavailable(e: &redis::RedisError) -> bool {
     e.is_io_error()
         || e.is_timeout()
@@ -135,6 +135,9 @@ pub fn redis_is_unavailable(e: &redis::RedisError) -> bool {
                 | redis::ErrorKind::BusyLoadingError
                 | redis::ErrorKind::ReadOnly
         )
+        // A primary with `min-replicas-to-write` refuses writes while too
+        // few replicas are connected (docs/operations.md, Redis failover).
+        || e.code() == Some("NOREPLICAS")
 }
 
 /// Whether a Postgres error means "Postgres is unreachable or overloaded" (→ 503).
@@ -175,5 +178,29 @@ pub fn pg_problem(e: &sqlx::Error) -> crate::Problem {
     } else {
         tracing::error!(error = %e, "Postgres query failed");
         crate::Problem::internal()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use redis::{ErrorKind, RedisError};
+
+    use super::redis_is_unavailable;
+
+    #[test]
+    fn a_demoted_primary_or_missing_replicas_are_outages_not_bugs() {
+        // As they arrive from a server.
+        let reply = |wire: &[u8]| -> RedisError {
+            redis::parse_redis_value(wire)
+                .and_then(redis::Value::extract_error)
+                .expect_err("an error reply")
+        };
+        let readonly = reply(b"-READONLY You can't write against a read only replica.\r\n");
+        let noreplicas = reply(b"-NOREPLICAS Not enough good replicas to write.\r\n");
+        let script = reply(b"-ERR Error running script\r\n");
+        assert_eq!(readonly.kind(), ErrorKind::ReadOnly);
+        assert!(redis_is_unavailable(&readonly));
+        assert!(redis_is_unavailable(&noreplicas));
+        assert!(!redis_is_unavailable(&script));
     }
 }

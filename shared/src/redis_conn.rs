@@ -13,7 +13,7 @@
 //! [`SENTINEL_TIMEOUT`]) for the primary, checks with `ROLE` that the server
 //! is one (both done by the crate's `SentinelClient`), connects, and swaps the
 //! new connection in; until then it retries with a backoff of 100 ms doubling
-//! to 1 s. Commands are never retried here: the request whose command failed
+//! to 500 ms. Commands are never retried here: the request whose command failed
 //! answers `503 UNAVAILABLE` with `Retry-After` (its command may or may not
 //! have run, as with any dropped connection), and later ones reach the new
 //! primary.
@@ -267,7 +267,7 @@ async fn follow(follower: Weak<Follower>, wake: Arc<Notify>, mut resolver: Resol
                 Err(e) => {
                     tracing::warn!(error = %e, "no Redis primary yet; asking Sentinel again");
                     tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    backoff = (backoff * 2).min(Duration::from_millis(500));
                 }
             }
         }
