@@ -136,7 +136,10 @@ case "${1:-}" in
   start) start ;;
   stop) [ -n "${2:-}" ] || die "usage: $0 stop <dir>"; stop "$2" ;;
   stop-all)
-    for d in "$ROOT/$PREFIX"*; do [ -d "$d" ] && stop "$d"; done
+    for d in "$ROOT/$PREFIX"*; do
+      [ -d "$d" ] || continue
+      stop "$d"
+    done
     ;;
   *) die "usage: $0 install | start | stop <dir> | stop-all" ;;
 esac
