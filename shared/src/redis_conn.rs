@@ -139,6 +139,8 @@ impl RedisConnection {
         url: &str,
         config: AsyncConnectionConfig,
     ) -> RedisResult<Self> {
+        // The series exists from the start, so `increase()` sees the first one.
+        metrics::counter!("redis_sentinel_reconnects_total").increment(0);
         let mut resolver = Resolver::new(settings, url, config)?;
         let (conn, primary) = resolver.connect_primary().await?;
         tracing::info!(%primary, master = %settings.master, "Redis primary found through Sentinel");
@@ -218,10 +220,17 @@ impl Follower {
         (guard.0.clone(), guard.1)
     }
 
+    fn generation(&self) -> u64 {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .1
+    }
+
     fn observe<T>(&self, generation: u64, result: &RedisResult<T>) {
         let Err(e) = result else { return };
         if needs_new_primary(e)
-            && self.current().1 == generation
+            && self.generation() == generation
             && !self.reconnecting.swap(true, Ordering::SeqCst)
         {
             tracing::warn!(error = %e, "Redis primary connection failed; asking Sentinel");

@@ -369,6 +369,11 @@ async fn run() {
         killed.elapsed(),
         tally.unavailable.load(Ordering::SeqCst)
     );
+    let metrics = shared::testing::scrape_metrics(&http, &gw1).await;
+    assert!(
+        shared::testing::metric_value(&metrics, "redis_sentinel_reconnects_total", &[]) >= 1.0,
+        "the reconnection is counted"
+    );
     assert_eq!(
         setup.named_primary_port().await.as_deref(),
         Some(setup.get("REDIS_REPLICA_PORT")),
