@@ -348,8 +348,13 @@ async fn run() {
     }
     let killed = Instant::now();
     kill_time.set(killed).unwrap();
-    let status = std::process::Command::new("kill")
-        .args(["-9", setup.get("REDIS_PRIMARY_PID")])
+    let status = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "kill -9 \"$1\"",
+            "kill",
+            setup.get("REDIS_PRIMARY_PID"),
+        ])
         .status()
         .expect("run kill");
     assert!(status.success(), "the primary was killed");
