@@ -11,27 +11,9 @@ set -euo pipefail
 REDIS_PORT="${REDIS_PORT:-6379}"
 PG_PORT="${PG_PORT:-5432}"
 
-log() { printf '[services] %s\n' "$*" >&2; }
-die() { log "$*"; exit 1; }
-
-apt_install() {
-  if [ "$(id -u)" != 0 ]; then
-    die "$1 is not installed and this script is not running as root; install the Debian package '$1' and retry"
-  fi
-  log "installing Debian package $1"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq "$1" >/dev/null
-}
-
-wait_for() { # description, command...
-  local what=$1; shift
-  for _ in $(seq 1 60); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.5
-  done
-  die "$what did not come up"
-}
+LOG_TAG=services
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 redis_up() { [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
 

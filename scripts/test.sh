@@ -18,6 +18,11 @@ psql -h 127.0.0.1 -U postgres -d postgres -Atqc \
   "select format('drop database if exists %I with (force);', datname) from pg_database where datname like 'test\_%'" |
   psql -h 127.0.0.1 -U postgres -d postgres -q >/dev/null
 redis-cli -h 127.0.0.1 --scan --pattern 'test:*' | xargs -r -n 500 redis-cli -h 127.0.0.1 unlink >/dev/null
+scripts/redis-sentinel.sh stop-all  # Sentinel setups of an interrupted failover test
+# The failover test (booking/tests/redis_failover, at most 3 minutes) starts
+# its own primary, replica and Sentinels; install the packages first, so that
+# a machine where they cannot be installed fails here, loudly.
+scripts/redis-sentinel.sh install
 
 scripts/check-deploy.sh  # deploy/: promtool, alert rule tests, dashboard, kustomize + kubernetes-validate, compose
 echo "[test] cargo fmt --check" >&2

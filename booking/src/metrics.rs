@@ -9,6 +9,7 @@
 //! | `charges_total` | counter | `outcome` | a top-up |
 //! | `token_rejections_total` | counter | `reason` | authentication and admission |
 //! | `redis_errors_total`, `postgres_errors_total` | counter | | failed calls |
+//! | `redis_sentinel_reconnects_total` | counter | | with Sentinel: a new primary connection after a failure (`shared::redis_conn`) |
 //! | `oversold_seats`, `ledger_mismatched_balances` | gauge | | the invariant audit (`crate::audit`), must be 0 |
 //! | `audit_runs_total` | counter | `result` = `ok`, `skipped`, `error` | the audit |
 //! | `audit_duration_seconds` | histogram | | the audit |

@@ -18,9 +18,9 @@
 //! several seats of one schedule stays on one Redis Cluster slot.
 
 use redis::Script;
-use redis::aio::ConnectionManager;
 use shared::ids::UserId;
 use shared::ids::{ConcertId, ScheduleId};
+use shared::infra::RedisConnection;
 use shared::infra::{active_set_key, queue_epoch_key, user_tickets_key};
 use std::time::Duration;
 use uuid::Uuid;
@@ -30,7 +30,7 @@ use crate::domain::SeatNumber;
 /// Redis, with the key layout and scripts of this service.
 #[derive(Clone)]
 pub struct RedisGate {
-    conn: ConnectionManager,
+    conn: RedisConnection,
     prefix: String,
     release_seat: Script,
     end_session: Script,
@@ -38,7 +38,7 @@ pub struct RedisGate {
 }
 
 impl RedisGate {
-    pub fn new(conn: ConnectionManager, prefix: impl Into<String>) -> Self {
+    pub fn new(conn: RedisConnection, prefix: impl Into<String>) -> Self {
         Self {
             conn,
             prefix: prefix.into(),
@@ -153,7 +153,7 @@ impl RedisGate {
 
     /// The connection, for the few callers outside this module's layout
     /// (session revocation and login limits live in `shared`/`sessions`).
-    pub fn connection(&self) -> ConnectionManager {
+    pub fn connection(&self) -> RedisConnection {
         self.conn.clone()
     }
 

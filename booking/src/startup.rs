@@ -71,9 +71,13 @@ impl Application {
         if settings.run_migrations {
             migrate(&db).await?;
         }
-        let conn = connect_redis(settings.redis_url.expose_secret(), STARTUP_PATIENCE)
-            .await
-            .context("cannot connect to Redis (REDIS_URL)")?;
+        let conn = connect_redis(
+            settings.redis_url.expose_secret(),
+            settings.redis_sentinel.as_ref(),
+            STARTUP_PATIENCE,
+        )
+        .await
+        .context("cannot connect to Redis (REDIS_URL, REDIS_SENTINELS)")?;
         let redis = RedisGate::new(conn.clone(), settings.redis_key_prefix.clone());
         let limits = Arc::new(Limits::new(
             &settings.limits,

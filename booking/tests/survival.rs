@@ -46,6 +46,7 @@ async fn start_stack() -> Stack {
             database_max_connections: 10,
             redis_url: redis_url().into(),
             redis_key_prefix: prefix.clone(),
+            redis_sentinel: None,
             addr: "127.0.0.1:0".parse().unwrap(),
             admin_token: Some(ADMIN.into()),
             jwks_url: format!("{gw}/.well-known/jwks.json"),
@@ -80,6 +81,7 @@ async fn start_gateway(db_url: &str, prefix: &str, data_dir: &Path, booking: &st
         addr: "127.0.0.1:0".into(),
         database_url: db_url.to_owned(),
         redis_url: redis_url(),
+        redis_sentinel: None,
         key_prefix: prefix.to_owned(),
         admin_token: Some(ADMIN.to_owned().into()),
         tick: Duration::from_millis(100),
@@ -317,7 +319,7 @@ async fn after_redis_lost_everything_an_admitted_token_still_holds_and_a_paid_or
         StatusCode::NO_CONTENT
     );
 
-    let mut redis = shared::infra::connect_redis(&redis_url(), Duration::from_secs(5))
+    let mut redis = shared::infra::connect_redis(&redis_url(), None, Duration::from_secs(5))
         .await
         .unwrap();
     delete_prefix(&mut redis, &stack.prefix).await;

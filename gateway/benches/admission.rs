@@ -23,6 +23,7 @@ fn settings(prefix: &str) -> Settings {
         database_url: "postgres://postgres@127.0.0.1:5432/unused".into(),
         redis_url: std::env::var("TEST_REDIS_URL")
             .unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+        redis_sentinel: None,
         key_prefix: prefix.to_owned(),
         admin_token: None,
         tick: Duration::from_millis(1000),
@@ -81,7 +82,7 @@ fn admission(c: &mut Criterion) {
     let clock = Arc::new(ManualClock::starting_now());
     let state = rt.block_on(async {
         let settings = settings(&prefix);
-        let redis = shared::infra::connect_redis(&settings.redis_url, Duration::from_secs(5))
+        let redis = shared::infra::connect_redis(&settings.redis_url, None, Duration::from_secs(5))
             .await
             .unwrap();
         let db = shared::infra::postgres_pool(&settings.database_url, 1).unwrap();

@@ -13,8 +13,8 @@
 
 use std::time::{Duration, Instant};
 
-use redis::aio::ConnectionManager;
 use shared::cache::{BoundedCache, Budget, bounded};
+use shared::infra::RedisConnection;
 use sqlx::PgPool;
 
 use crate::error::ApiError;
@@ -32,14 +32,14 @@ pub const MISSING_CACHE: Budget = Budget::mib(100_000, 16);
 
 pub struct Directory {
     db: PgPool,
-    redis: ConnectionManager,
+    redis: RedisConnection,
     version_key: String,
     found: BoundedCache<i64, Instant>,
     missing: BoundedCache<i64, (String, Instant)>,
 }
 
 impl Directory {
-    pub fn new(db: PgPool, redis: ConnectionManager, prefix: &str) -> Self {
+    pub fn new(db: PgPool, redis: RedisConnection, prefix: &str) -> Self {
         Self {
             db,
             redis,

@@ -15,6 +15,7 @@
 //! | `tokens_issued_total` | counter | `kind` = `ticket`, `access` | signing |
 //! | `token_rejections_total` | counter | `reason` | verification |
 //! | `redis_errors_total`, `postgres_errors_total` | counter | | failed calls |
+//! | `redis_sentinel_reconnects_total` | counter | | with Sentinel: a new primary connection after a failure (`shared::redis_conn`) |
 //! | `service_ready` | gauge | | the `/readyz` verdict, every 5 s |
 //! | `db_pool_connections` | gauge | `state` = `in_use`, `idle` | every 5 s |
 //! | `redis_recoveries_total` | counter | | queues this gateway rebuilt from Postgres after Redis lost them |

@@ -38,9 +38,13 @@ impl Application {
         // Install the recorder before anything counts.
         let _ = shared::telemetry::metrics_handle();
         let tokens = TokenService::from_settings(&settings).context("loading the signing key")?;
-        let redis = shared::infra::connect_redis(&settings.redis_url, Duration::from_secs(30))
-            .await
-            .context("connecting to Redis")?;
+        let redis = shared::infra::connect_redis(
+            &settings.redis_url,
+            settings.redis_sentinel.as_ref(),
+            Duration::from_secs(30),
+        )
+        .await
+        .context("connecting to Redis (REDIS_URL, REDIS_SENTINELS)")?;
         let db = shared::infra::postgres_pool(&settings.database_url, settings.db_pool_size)
             .context("DATABASE_URL is not a valid Postgres URL")?;
         let listener = TcpListener::bind(&settings.addr)

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use redis::aio::ConnectionManager;
 use shared::cache::{BoundedCache, Budget, bounded};
 use shared::http::ShutdownFlag;
 use shared::ids::ConcertId;
+use shared::infra::RedisConnection;
 use shared::limits::Limits;
 use shared::serve::Serving;
 use shared::sessions::{SessionKeys, SessionVerifier};
@@ -39,7 +39,7 @@ impl std::ops::Deref for AppState {
 pub struct Inner {
     pub settings: Arc<Settings>,
     /// One multiplexed connection: every request pipelines onto it.
-    pub redis: ConnectionManager,
+    pub redis: RedisConnection,
     pub db: PgPool,
     pub directory: Directory,
     /// Polls and joins, batched into script calls per concert.
@@ -62,7 +62,7 @@ pub struct Inner {
 impl AppState {
     pub fn new(
         settings: Arc<Settings>,
-        redis: ConnectionManager,
+        redis: RedisConnection,
         db: PgPool,
         tokens: TokenService,
         clock: Arc<dyn Clock>,

@@ -2,37 +2,58 @@
 //! into a quick `503` instead of a hung request, and the shared Redis key
 //! that both services use: a concert's active set.
 //!
-//! Hot paths use one multiplexed Redis connection ([`ConnectionManager`]):
+//! Hot paths use one multiplexed Redis connection ([`RedisConnection`]):
 //! every request pipelines onto it, nothing is checked out, and it reconnects
-//! by itself when Redis comes back.
+//! by itself when Redis comes back — or, with Sentinel, when another server
+//! has become the primary (`crate::redis_conn`).
 
 use std::time::Duration;
 
+use redis::AsyncConnectionConfig;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::ids::ConcertId;
+pub use crate::redis_conn::{RedisConnection, SentinelSettings};
 
 /// How long a Redis command may take before the request gives up with 503.
 pub const REDIS_TIMEOUT: Duration = Duration::from_millis(1500);
 /// How long a request waits for a Postgres connection before giving up with 503.
 pub const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Connect to Redis, retrying for up to `patience` at start.
+/// How long connecting to a Redis server may take.
+const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Connect to Redis, retrying for up to `patience` at start: to `url`
+/// (`REDIS_URL`), or, when `sentinel` is given (`REDIS_SENTINELS`,
+/// `REDIS_SENTINEL_MASTER`), to the primary the Sentinels name, followed
+/// across failovers (`url` then only supplies credentials and the database).
 pub async fn connect_redis(
     url: &str,
+    sentinel: Option<&SentinelSettings>,
     patience: Duration,
-) -> Result<ConnectionManager, redis::RedisError> {
+) -> Result<RedisConnection, redis::RedisError> {
     let client = redis::Client::open(url)?;
     let config = ConnectionManagerConfig::new()
         .set_response_timeout(REDIS_TIMEOUT)
-        .set_connection_timeout(Duration::from_millis(500))
+        .set_connection_timeout(REDIS_CONNECT_TIMEOUT)
         .set_number_of_retries(2)
         .set_max_delay(500);
     let deadline = tokio::time::Instant::now() + patience;
     loop {
-        match ConnectionManager::new_with_config(client.clone(), config.clone()).await {
+        let attempt = match sentinel {
+            None => ConnectionManager::new_with_config(client.clone(), config.clone())
+                .await
+                .map(RedisConnection::direct),
+            Some(sentinel) => {
+                let config = AsyncConnectionConfig::new()
+                    .set_response_timeout(REDIS_TIMEOUT)
+                    .set_connection_timeout(REDIS_CONNECT_TIMEOUT);
+                RedisConnection::sentinel(sentinel, url, config).await
+            }
+        };
+        match attempt {
             Ok(conn) => return Ok(conn),
             Err(e) if tokio::time::Instant::now() < deadline => {
                 tracing::warn!(error = %e, "Redis is not reachable yet, retrying");
@@ -98,7 +119,7 @@ pub fn concerts_version_key(prefix: &str) -> String {
 
 /// Mark the set of concerts as changed (see [`concerts_version_key`]).
 pub async fn concerts_changed(
-    redis: &mut redis::aio::ConnectionManager,
+    redis: &mut RedisConnection,
     prefix: &str,
 ) -> Result<(), redis::RedisError> {
     redis::cmd("SET")
@@ -108,7 +129,9 @@ pub async fn concerts_changed(
         .await
 }
 
-/// Whether a Redis error means "Redis is unreachable" (→ 503) rather than a bug.
+/// Whether a Redis error means "Redis is unreachable" (→ 503) rather than a
+/// bug. `READONLY` is one: a primary that Sentinel has just demoted answers
+/// it until the connection follows the new primary; so is `NOREPLICAS`.
 pub fn redis_is_unavailable(e: &redis::RedisError) -> bool {
     e.is_io_error()
         || e.is_timeout()
@@ -120,7 +143,11 @@ pub fn redis_is_unavailable(e: &redis::RedisError) -> bool {
                 | redis::ErrorKind::ClusterDown
                 | redis::ErrorKind::MasterDown
                 | redis::ErrorKind::BusyLoadingError
+                | redis::ErrorKind::ReadOnly
         )
+        // A primary with `min-replicas-to-write` refuses writes while too
+        // few replicas are connected (docs/operations.md, Redis failover).
+        || e.code() == Some("NOREPLICAS")
 }
 
 /// Whether a Postgres error means "Postgres is unreachable or overloaded" (→ 503).
@@ -161,5 +188,29 @@ pub fn pg_problem(e: &sqlx::Error) -> crate::Problem {
     } else {
         tracing::error!(error = %e, "Postgres query failed");
         crate::Problem::internal()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use redis::{ErrorKind, RedisError};
+
+    use super::redis_is_unavailable;
+
+    #[test]
+    fn a_demoted_primary_or_missing_replicas_are_outages_not_bugs() {
+        // As they arrive from a server.
+        let reply = |wire: &[u8]| -> RedisError {
+            redis::parse_redis_value(wire)
+                .and_then(redis::Value::extract_error)
+                .expect_err("an error reply")
+        };
+        let readonly = reply(b"-READONLY You can't write against a read only replica.\r\n");
+        let noreplicas = reply(b"-NOREPLICAS Not enough good replicas to write.\r\n");
+        let script = reply(b"-ERR Error running script\r\n");
+        assert_eq!(readonly.kind(), ErrorKind::ReadOnly);
+        assert!(redis_is_unavailable(&readonly));
+        assert!(redis_is_unavailable(&noreplicas));
+        assert!(!redis_is_unavailable(&script));
     }
 }

@@ -11,6 +11,7 @@ pub mod infra;
 pub mod limits;
 pub mod openapi;
 pub mod problem;
+pub mod redis_conn;
 pub mod request_id;
 pub mod serve;
 pub mod sessions;

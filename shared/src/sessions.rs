@@ -25,7 +25,7 @@
 
 use std::sync::Arc;
 
-use redis::aio::ConnectionManager;
+use crate::infra::RedisConnection;
 use sqlx::PgPool;
 use tokio::sync::Mutex;
 
@@ -75,7 +75,7 @@ pub struct SessionVerifier {
     /// Revocation lookups by session id, batched: `Some(revoked)`, or `None`
     /// when the revocations are not in Redis (see [`Self::reload`]).
     revocations: Batcher<String, Option<bool>, Arc<redis::RedisError>>,
-    redis: ConnectionManager,
+    redis: RedisConnection,
     db: PgPool,
     prefix: String,
     reloading: Mutex<()>,
@@ -87,7 +87,7 @@ impl SessionVerifier {
     pub fn new(
         keys: SessionKeys,
         policy: IdentityPolicy,
-        redis: ConnectionManager,
+        redis: RedisConnection,
         db: PgPool,
         prefix: impl Into<String>,
         cache: crate::cache::Budget,
@@ -255,7 +255,7 @@ impl SessionVerifier {
 /// One pipeline for a batch of revocation lookups: the marker, then one
 /// `EXISTS` per session id. Each answer is `None` when the marker is missing.
 async fn lookup(
-    mut redis: ConnectionManager,
+    mut redis: RedisConnection,
     prefix: String,
     ids: Vec<String>,
 ) -> Vec<Result<Option<bool>, Arc<redis::RedisError>>> {

@@ -541,7 +541,7 @@ impl Drop for ScratchRedis {
 
 /// Delete every key under `prefix` (`<prefix>:*`): what a `FLUSHDB` does to
 /// one test's keys, without touching the other tests sharing the server.
-pub async fn delete_prefix(redis: &mut redis::aio::ConnectionManager, prefix: &str) {
+pub async fn delete_prefix(redis: &mut crate::infra::RedisConnection, prefix: &str) {
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{prefix}:*"))
         .query_async(redis)

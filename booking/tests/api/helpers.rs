@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use booking::settings::CorsOrigins;
 use booking::{Application, Settings};
-use redis::aio::ConnectionManager;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use shared::ids::{ConcertId, UserId};
+use shared::infra::RedisConnection;
 use shared::infra::{active_set_key, user_tickets_key};
 use shared::limits::RateLimitSettings;
 use shared::serve::ServeSettings;
@@ -29,7 +29,7 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub db: PgPool,
-    pub redis: ConnectionManager,
+    pub redis: RedisConnection,
     pub prefix: String,
     /// Signs access tokens and tickets, as the gateway would.
     pub signer: Signer,
@@ -93,6 +93,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         database_url: with_port(&database_url, options.postgres_proxy).into(),
         database_max_connections: 20,
         redis_url: with_port(&redis_url(), options.redis_proxy).into(),
+        redis_sentinel: None,
         redis_key_prefix: prefix.clone(),
         addr: "127.0.0.1:0".parse().expect("a socket address"),
         admin_token: options.admin_token.map(Into::into),
@@ -112,7 +113,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         serve: options.serve,
     };
     let address = start(settings.clone()).await;
-    let redis = shared::infra::connect_redis(&redis_url(), Duration::from_secs(5))
+    let redis = shared::infra::connect_redis(&redis_url(), None, Duration::from_secs(5))
         .await
         .expect("Redis is reachable for tests");
     let client = reqwest::Client::builder()

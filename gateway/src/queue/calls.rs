@@ -18,10 +18,10 @@ use std::sync::Arc;
 
 use futures::future::join_all;
 use redis::Value;
-use redis::aio::ConnectionManager;
 use shared::Problem;
 use shared::batch::{self, BatchError, Batcher};
 use shared::ids::{ConcertId, UserId};
+use shared::infra::RedisConnection;
 use shared::tokens::Claims;
 use uuid::Uuid;
 
@@ -42,7 +42,7 @@ pub struct QueueCalls {
 }
 
 struct Context {
-    redis: ConnectionManager,
+    redis: RedisConnection,
     prefix: String,
     clock: Arc<dyn Clock>,
     idle_ms: i64,
@@ -51,7 +51,7 @@ struct Context {
 impl QueueCalls {
     /// Must be called inside a Tokio runtime: it starts the batching tasks.
     pub fn new(
-        redis: ConnectionManager,
+        redis: RedisConnection,
         prefix: String,
         clock: Arc<dyn Clock>,
         idle_ms: i64,

@@ -154,7 +154,7 @@ impl Limits {
     /// `prefix`.
     pub fn new(
         settings: &RateLimitSettings,
-        redis: redis::aio::ConnectionManager,
+        redis: crate::infra::RedisConnection,
         prefix: &str,
     ) -> Self {
         Self {

@@ -7,8 +7,8 @@
 
 use std::time::Duration;
 
+use crate::infra::RedisConnection;
 use redis::Script;
-use redis::aio::ConnectionManager;
 
 use super::rate_limited;
 use crate::ids::UserId;
@@ -17,7 +17,7 @@ use crate::problem::Problem;
 /// The per-user write budget.
 #[derive(Clone)]
 pub struct UserLimiter {
-    conn: ConnectionManager,
+    conn: RedisConnection,
     prefix: String,
     per_min: u32,
     script: Script,
@@ -25,7 +25,7 @@ pub struct UserLimiter {
 
 impl UserLimiter {
     /// `per_min` writes per minute per user under `prefix`; `0` turns it off.
-    pub fn new(conn: ConnectionManager, prefix: impl Into<String>, per_min: u32) -> Self {
+    pub fn new(conn: RedisConnection, prefix: impl Into<String>, per_min: u32) -> Self {
         Self {
             conn,
             prefix: prefix.into(),
