@@ -81,8 +81,13 @@ export REDIS_KEY_PREFIX="lt:$(date +%s)"
 # The runner is one client address polling a few tickets and writing for a
 # few users at full speed: lift the rate limits (docs/operations.md, "Limits
 # and timeouts") and let a burst of k6 users wait for a slot instead of
-# being shed, so the figures measure the services, not the limits.
-export RATE_LIMIT_IP_PER_SEC=0 RATE_LIMIT_USER_PER_MIN=0 RATE_LIMIT_TICKET_POLLS_PER_SEC=0
+# being shed, so the figures measure the services, not the limits. To
+# measure what the limits cost, set them high instead of off, e.g.
+# RATE_LIMIT_IP_PER_SEC=1000000 RATE_LIMIT_USER_PER_MIN=1000000
+# RATE_LIMIT_TICKET_POLLS_PER_SEC=1000.
+export RATE_LIMIT_IP_PER_SEC="${RATE_LIMIT_IP_PER_SEC:-0}"
+export RATE_LIMIT_USER_PER_MIN="${RATE_LIMIT_USER_PER_MIN:-0}"
+export RATE_LIMIT_TICKET_POLLS_PER_SEC="${RATE_LIMIT_TICKET_POLLS_PER_SEC:-0}"
 export MAX_QUEUED_REQUESTS=100000
 q() { psql -Atq "$DATABASE_URL" -c "$1"; }
 psql -h 127.0.0.1 -U postgres -d postgres -qc "drop database if exists $DB with (force)" -c "create database $DB" >/dev/null
