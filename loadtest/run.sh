@@ -342,10 +342,10 @@ sale_start=$(date +%s.%N)
 k6_run flash-sale "$bk2_pid" flash-sale.js GATEWAY="$GW" BOOKING=http://127.0.0.1:8087 CONCERT=2 RATE=40 DURATION=45s \
   FIRST_USER=150001 SESSIONS_FILE="$work/sessions-flash" SESSIONS_FIRST_USER=150001
 fact "flash sale: seats" "$(q "select count(*) from seats join schedules using (schedule_id) where concert_id = 2")"
-fact "flash sale: seats sold (confirmed and paid)" "$(q "select count(*) from payments p join reservations r using (reservation_id) join schedules s using (schedule_id) where s.concert_id = 2")"
+fact "flash sale: seats sold (confirmed and paid)" "$(q "select count(*) from payment_reservations pr join reservations r using (reservation_id) join schedules s using (schedule_id) where s.concert_id = 2")"
 fact "flash sale: oversold seats (more than one live reservation)" "$(q "select count(*) from (select 1 from reservations r join schedules s using (schedule_id) where s.concert_id = 2 and r.status in ('held','confirmed') group by r.schedule_id, r.seat_number having count(*) > 1) x")"
 fact "flash sale: 5xx answers" "$(python3 -c "import json;d=json.load(open('$work/flash-sale.json'));print(int(d['metrics'].get('server_errors',{}).get('values',{}).get('count',0)))")"
-fact "flash sale: time to sell out (s)" "$(q "select coalesce(round(extract(epoch from max(p.paid_at)) - $sale_start, 1)::text, 'not sold out') from payments p join reservations r using (reservation_id) join schedules s using (schedule_id) where s.concert_id = 2 having count(*) = (select count(*) from seats join schedules using (schedule_id) where concert_id = 2)")"
+fact "flash sale: time to sell out (s)" "$(q "select coalesce(round(extract(epoch from max(p.paid_at)) - $sale_start, 1)::text, 'not sold out') from payments p join payment_reservations pr on pr.payment_id = p.payment_id join reservations r on r.reservation_id = pr.reservation_id join schedules s using (schedule_id) where s.concert_id = 2 having count(*) = (select count(*) from seats join schedules using (schedule_id) where concert_id = 2)")"
 fi
 fact "all users: balances differing from their ledger" "$(q "select count(*) from balances b where b.balance <> (select coalesce(sum(case kind when 'charge' then amount else -amount end), 0) from balance_ledger l where l.user_id = b.user_id)")"
 

@@ -28,7 +28,8 @@ const LOCK_KEY: i64 = 0x7469_636b_6175_6474;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuditReport {
     /// Seats with more than one live (held, not timed out, or confirmed)
-    /// reservation, or whose reservations were paid more than once.
+    /// reservation, whose reservations were paid more than once, or with a
+    /// confirmed reservation that no payment covers.
     pub oversold_seats: i64,
     /// Users whose balance is not the sum of their charges minus payments.
     pub ledger_mismatches: i64,
@@ -57,14 +58,20 @@ pub async fn check(db: &PgPool, now: DateTime<Utc>) -> Result<Option<AuditReport
              GROUP BY schedule_id, seat_number HAVING count(*) > 1
          ), paid AS (
              SELECT r.schedule_id, r.seat_number
-             FROM payments p JOIN reservations r USING (reservation_id)
+             FROM payment_reservations p JOIN reservations r USING (reservation_id)
              GROUP BY r.schedule_id, r.seat_number HAVING count(*) > 1
+         ), unpaid AS (
+             SELECT r.schedule_id, r.seat_number FROM reservations r
+             WHERE r.status = 'confirmed'
+               AND NOT EXISTS (SELECT 1 FROM payment_reservations p
+                               WHERE p.reservation_id = r.reservation_id)
          ), ledger AS (
              SELECT user_id, sum(CASE kind WHEN 'charge' THEN amount ELSE -amount END) AS total
              FROM balance_ledger GROUP BY user_id
          )
          SELECT
-             (SELECT count(*) FROM (SELECT * FROM live UNION SELECT * FROM paid) seats),
+             (SELECT count(*) FROM (SELECT * FROM live UNION SELECT * FROM paid
+                                    UNION SELECT * FROM unpaid) seats),
              (SELECT count(*) FROM balances b LEFT JOIN ledger l USING (user_id)
               WHERE b.balance <> COALESCE(l.total, 0))",
     )

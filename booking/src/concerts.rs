@@ -21,13 +21,37 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_schedules))
 }
 
-/// A concert on sale.
+/// A concert, with its dates and prices over its upcoming schedules
+/// (API.md, Booking: `GET /v1/concerts`).
 #[derive(Serialize, sqlx::FromRow, ToSchema)]
 struct Concert {
     #[schema(minimum = 1)]
     concert_id: i64,
     title: String,
     venue: String,
+    /// Start of the soonest upcoming schedule (RFC 3339 UTC, with
+    /// milliseconds); `null` when none is upcoming.
+    #[serde(serialize_with = "rfc3339_or_null")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    first_starts_at: Option<DateTime<Utc>>,
+    /// The lowest seat price of the upcoming schedules, KRW, sold seats
+    /// included; `null` when none is upcoming.
+    #[schema(minimum = 0, maximum = 10_000_000)]
+    min_price: Option<i64>,
+    /// The highest seat price of the upcoming schedules, KRW; `null` when
+    /// none is upcoming.
+    #[schema(minimum = 0, maximum = 10_000_000)]
+    max_price: Option<i64>,
+}
+
+fn rfc3339_or_null<S: serde::Serializer>(
+    at: &Option<DateTime<Utc>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => rfc3339(at, serializer),
+        None => serializer.serialize_none(),
+    }
 }
 
 #[utoipa::path(
@@ -36,14 +60,30 @@ struct Concert {
     tag = "catalog",
     summary = "List concerts",
     security(()),
-    responses((status = 200, description = "Every concert, by id", body = Vec<Concert>)),
+    responses((status = 200, description = "Every concert, by id, with the first date and the price range of its upcoming schedules", body = Vec<Concert>)),
 )]
 #[tracing::instrument(skip_all)]
 async fn list_concerts(State(state): State<AppState>) -> Result<Json<Vec<Concert>>, ApiError> {
-    let concerts =
-        sqlx::query_as("SELECT concert_id, title, venue FROM concerts ORDER BY concert_id")
-            .fetch_all(&state.db)
-            .await?;
+    let now = domain::now();
+    // Upcoming: starting after now, as in the schedule list.
+    let concerts = sqlx::query_as(
+        "SELECT c.concert_id, c.title, c.venue,
+                u.first_starts_at, p.min_price, p.max_price
+         FROM concerts c
+         LEFT JOIN LATERAL (
+             SELECT min(sc.starts_at) AS first_starts_at FROM schedules sc
+             WHERE sc.concert_id = c.concert_id AND sc.starts_at > $1
+         ) u ON true
+         LEFT JOIN LATERAL (
+             SELECT min(st.price) AS min_price, max(st.price) AS max_price
+             FROM schedules sc JOIN seats st USING (schedule_id)
+             WHERE sc.concert_id = c.concert_id AND sc.starts_at > $1
+         ) p ON true
+         ORDER BY c.concert_id",
+    )
+    .bind(now)
+    .fetch_all(&state.db)
+    .await?;
     Ok(Json(concerts))
 }
 

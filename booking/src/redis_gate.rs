@@ -50,6 +50,10 @@ impl RedisGate {
 
     /// The lock of one seat of one schedule.
     pub fn seat_key(&self, schedule: ScheduleId, seat: SeatNumber) -> String {
+        self.seat_number_key(schedule, seat.get())
+    }
+
+    fn seat_number_key(&self, schedule: ScheduleId, seat: i32) -> String {
         format!("{}:{{s:{schedule}}}:seat:{seat}", self.prefix)
     }
 
@@ -72,6 +76,27 @@ impl RedisGate {
             .query_async(&mut self.conn.clone())
             .await?;
         Ok(set.is_some())
+    }
+
+    /// Which of seats `1..=total_seats` of `schedule` have a lock right now
+    /// (`true` at index `n - 1` for seat `n`): one `MGET` of the schedule's
+    /// seat locks, which share its hash tag and so one Cluster slot.
+    pub async fn locked_seats(
+        &self,
+        schedule: ScheduleId,
+        total_seats: i32,
+    ) -> Result<Vec<bool>, redis::RedisError> {
+        let keys: Vec<String> = (1..=total_seats)
+            .map(|n| self.seat_number_key(schedule, n))
+            .collect();
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let values: Vec<Option<String>> = redis::cmd("MGET")
+            .arg(&keys)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(values.iter().map(Option::is_some).collect())
     }
 
     /// Delete the seat lock only if `reservation` still owns it.

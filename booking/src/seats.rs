@@ -1,6 +1,14 @@
-//! The seat map of one schedule: every seat with its price and whether it is
-//! `available`, `held` or `sold`, for admitted users of the schedule's concert.
-//! A hold whose time has run out shows as `available`, swept or not.
+//! The seat map of one schedule: every seat with its price, whether it is
+//! `available`, `held` or `sold`, and whether it is the caller's (`mine`),
+//! for admitted users of the schedule's concert (API.md, Booking).
+//!
+//! Postgres gives the holds and sales (a hold whose time has run out shows
+//! as `available`, swept or not); the schedule's Redis seat locks are read
+//! at the same time and laid over it, so a seat whose lock was won but whose
+//! hold is not yet written shows as `held`, never `available`. A lock lives
+//! from before its hold is written until after the hold's end (payment,
+//! release, failed write or timeout) is, so at any moment one of the two
+//! reads shows the seat taken.
 
 use axum::extract::State;
 use serde::Serialize;
@@ -37,6 +45,8 @@ struct Seat {
     /// KRW.
     #[schema(minimum = 0, maximum = 10_000_000)]
     price: i64,
+    /// The caller's own live hold or purchase of this seat.
+    mine: bool,
 }
 
 /// A seat's state at the time of the answer: a hold whose time ran out is
@@ -59,7 +69,7 @@ enum SeatStatus {
     params(("schedule_id" = ScheduleId, Path, description = "The schedule")),
     security(("access_token" = [])),
     responses(
-        (status = 200, description = "Every seat with its state and price", body = SeatMap),
+        (status = 200, description = "Every seat with its state, its price and whether it is the caller's", body = SeatMap),
         (status = 401, description = "UNAUTHENTICATED: no valid session or access token"),
         (status = 403, description = "NOT_ADMITTED: not in the concert's active set (or a session token); FORBIDDEN: an access token of another concert"),
         (status = 404, description = "SCHEDULE_NOT_FOUND"),
@@ -67,7 +77,7 @@ enum SeatStatus {
 )]
 #[tracing::instrument(skip_all, fields(schedule_id = %schedule_id))]
 async fn seat_map(
-    Bearer(claims): Bearer,
+    claims: Bearer,
     State(state): State<AppState>,
     Path(schedule_id): Path<ScheduleId>,
 ) -> Result<Json<SeatMap>, ApiError> {
@@ -75,13 +85,16 @@ async fn seat_map(
     let schedule = state.catalog.schedule(schedule_id).await?;
     state
         .admission
-        .require(&claims, schedule.concert_id, now.timestamp_millis())
+        .require(&claims.0, schedule.concert_id, now.timestamp_millis())
         .await?;
-    let seats = sqlx::query_as(
+    // A seat is the caller's while their reservation of it is confirmed, or
+    // held and not yet timed out.
+    let rows = sqlx::query_as(
         "SELECT s.seat_number, s.price,
                 CASE r.status WHEN 'confirmed' THEN 'sold'
                               WHEN 'held' THEN 'held'
-                              ELSE 'available' END AS status
+                              ELSE 'available' END AS status,
+                COALESCE(r.user_id = $3, false) AS mine
          FROM seats s
          LEFT JOIN reservations r
                 ON r.schedule_id = s.schedule_id
@@ -93,7 +106,28 @@ async fn seat_map(
     )
     .bind(schedule_id.get())
     .bind(now)
-    .fetch_all(&state.db)
-    .await?;
+    .bind(claims.user_id().get())
+    .fetch_all(&state.db);
+    let locks = state.redis.locked_seats(schedule_id, schedule.total_seats);
+    let (mut seats, locked): (Vec<Seat>, Vec<bool>) =
+        tokio::try_join!(async { rows.await.map_err(ApiError::from) }, async {
+            locks.await.map_err(ApiError::from)
+        },)?;
+    overlay_locks(&mut seats, &locked);
     Ok(Json(SeatMap { schedule_id, seats }))
+}
+
+/// Show as `held` every `available` seat whose Redis lock is taken
+/// (`locked[n - 1]` for seat `n`): its hold is being written.
+fn overlay_locks(seats: &mut [Seat], locked: &[bool]) {
+    for seat in seats {
+        let taken = usize::try_from(seat.seat_number - 1)
+            .ok()
+            .and_then(|i| locked.get(i))
+            .copied()
+            .unwrap_or(false);
+        if taken && seat.status == "available" {
+            seat.status = "held".to_owned();
+        }
+    }
 }

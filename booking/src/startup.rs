@@ -240,7 +240,7 @@ pub fn router(state: AppState) -> Router {
         .merge(concerts::router())
         .merge(seats::router())
         .merge(reservations::router())
-        .merge(payments::router())
+        .merge(payments::router(state.settings.max_seats_per_user))
         .merge(balance::router())
         .merge(admin::router())
         .merge(sessions::router())

@@ -29,6 +29,19 @@ async fn concerts_schedules_and_seats_are_listed_with_availability() {
     let concert = created["concert_id"].as_i64().unwrap();
     let soon = created["schedules"][2]["schedule_id"].as_i64().unwrap();
 
+    // A concert whose only date has passed has no upcoming dates or prices.
+    let past = app
+        .admin_post(
+            "/v1/admin/concerts",
+            &json!({
+                "title": "Last Year",
+                "venue": "Old Hall",
+                "schedules": [{ "starts_at": now - chrono::Duration::days(3), "price": 10_000 }],
+            }),
+        )
+        .await;
+    assert_eq!(past.status(), StatusCode::CREATED);
+    let past = past.json::<Value>().await.unwrap()["concert_id"].clone();
     let concerts: Value = app
         .client
         .get(app.url("/v1/concerts"))
@@ -38,9 +51,18 @@ async fn concerts_schedules_and_seats_are_listed_with_availability() {
         .json()
         .await
         .unwrap();
+    // Over the upcoming schedules only: the past one (50,000 KRW) is not in
+    // the range.
+    let first =
+        (now + chrono::Duration::days(2)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     assert_eq!(
         concerts,
-        json!([{ "concert_id": concert, "title": "Spring Tour", "venue": "Olympic Hall" }])
+        json!([
+            { "concert_id": concert, "title": "Spring Tour", "venue": "Olympic Hall",
+              "first_starts_at": first, "min_price": 70_000, "max_price": 90_000 },
+            { "concert_id": past, "title": "Last Year", "venue": "Old Hall",
+              "first_starts_at": null, "min_price": null, "max_price": null },
+        ])
     );
 
     let user = app.create_user("Browser").await;
@@ -69,9 +91,10 @@ async fn concerts_schedules_and_seats_are_listed_with_availability() {
     assert_eq!(seats.len(), 20);
     assert_eq!(
         seats[0],
-        json!({ "seat_number": 1, "status": "available", "price": 70_000 })
+        json!({ "seat_number": 1, "status": "available", "price": 70_000, "mine": false })
     );
     assert_eq!(seats[19]["status"], "held");
+    assert_eq!(seats[19]["mine"], true);
     assert_problem(
         app.hold_seat(&access.token, soon, 21).await,
         404,

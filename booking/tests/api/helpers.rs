@@ -354,6 +354,38 @@ impl TestApp {
         request.send().await.expect("POST /v1/payments")
     }
 
+    /// `POST /v1/payments` with `{"reservation_ids": reservations}`.
+    pub async fn pay_many(
+        &self,
+        token: &str,
+        reservations: &[String],
+        key: Option<&str>,
+    ) -> Response {
+        let mut request = self
+            .client
+            .post(self.url("/v1/payments"))
+            .bearer_auth(token)
+            .json(&json!({ "reservation_ids": reservations }));
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        request.send().await.expect("POST /v1/payments")
+    }
+
+    /// The seat map of `schedule` as `token` sees it (must answer 200).
+    pub async fn seat_map(&self, token: &str, schedule: i64) -> Value {
+        let response = self
+            .get(&format!("/v1/schedules/{schedule}/seats"), token)
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.expect("seat map JSON")
+    }
+
+    /// The Redis lock of one seat (booking's `redis_gate` layout).
+    pub fn seat_lock_key(&self, schedule: i64, seat: i64) -> String {
+        format!("{}:{{s:{schedule}}}:seat:{seat}", self.prefix)
+    }
+
     pub async fn charge(&self, token: &str, user: i64, amount: i64, key: Option<&str>) -> Response {
         let mut request = self
             .client

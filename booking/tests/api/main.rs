@@ -3,6 +3,7 @@
 mod auth;
 mod bad_input;
 mod catalog;
+mod checkout;
 mod concurrency;
 mod expiry;
 mod health;
@@ -15,6 +16,7 @@ mod metrics;
 mod openapi;
 mod outages;
 mod payments;
+mod seat_map;
 mod serving;
 mod sessions;
 mod text_fields;

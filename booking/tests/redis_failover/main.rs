@@ -424,7 +424,7 @@ async fn run() {
            (SELECT count(*) FROM (SELECT 1 FROM reservations WHERE status = 'confirmed'
                                   GROUP BY schedule_id, seat_number HAVING count(*) > 1) s),
            (SELECT count(*) FROM reservations r WHERE r.status = 'confirmed' AND
-              (SELECT count(*) FROM payments p WHERE p.reservation_id = r.reservation_id) <> 1),
+              (SELECT count(*) FROM payment_reservations p WHERE p.reservation_id = r.reservation_id) <> 1),
            (SELECT count(*) FROM balances b WHERE b.balance <> (
               SELECT COALESCE(sum(CASE kind WHEN 'charge' THEN amount ELSE -amount END), 0)
               FROM balance_ledger l WHERE l.user_id = b.user_id))",
