@@ -260,9 +260,15 @@ async fn schedule(
     match (current, opens_at) {
         // `null` on a queue that never had a schedule: it is open already.
         (None, None) => Ok(None),
-        _ => Err(invalid("the queue has already opened; opens_at can no longer change")),
+        _ => Err(invalid(
+            "the queue has already opened; opens_at can no longer change",
+        )),
     }
 }
+
+/// `queue_settings` as read when Redis does not have the queue: paused,
+/// admit_per_tick, max_active, opens_at_ms, draw_seed.
+type StoredQueue = (bool, Option<i32>, Option<i32>, Option<i64>, Option<String>);
 
 async fn ensure_concert(state: &AppState, concert: ConcertId) -> ApiResult<()> {
     if state.directory.concert_exists(concert.get()).await? {
@@ -325,7 +331,7 @@ async fn stats(state: &AppState, concert: ConcertId) -> ApiResult<QueueStats> {
         // are Postgres's until the queue is rebuilt. A concert without a
         // queue has no settings there either; if Postgres cannot say, the
         // defaults are the best answer.
-        let stored: Option<(bool, Option<i32>, Option<i32>, Option<i64>, Option<String>)> = sqlx::query_as(
+        let stored: Option<StoredQueue> = sqlx::query_as(
             "SELECT paused, admit_per_tick, max_active, opens_at_ms, draw_seed
              FROM queue_settings WHERE concert_id = $1",
         )
