@@ -76,7 +76,9 @@ pub fn draw_score(seed: &str, ticket: Uuid, base: i64) -> i64 {
 
 /// Whether `s` has the shape of a seed: 64 lowercase hex characters.
 pub fn is_seed(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[cfg(test)]

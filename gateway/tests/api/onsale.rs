@@ -61,7 +61,11 @@ async fn the_pre_queue_is_drawn_at_the_opening_in_the_published_order() {
     let stats = app.schedule_in(concert, 60_000).await;
     let commitment = stats["draw_commitment"].as_str().unwrap().to_owned();
     assert_eq!(commitment.len(), 64, "{stats}");
-    assert_eq!(stats["draw_seed"], Value::Null, "the seed is secret: {stats}");
+    assert_eq!(
+        stats["draw_seed"],
+        Value::Null,
+        "the seed is secret: {stats}"
+    );
     assert!(stats["opens_at"].is_string(), "{stats}");
 
     let mut early = Vec::new();
@@ -97,8 +101,14 @@ async fn the_pre_queue_is_drawn_at_the_opening_in_the_published_order() {
         late.push(body);
     }
     let stats = app.stats(concert).await;
-    let seed = stats["draw_seed"].as_str().expect("published at the opening");
-    assert_eq!(hex_sha256(seed), commitment, "the seed matches the commitment");
+    let seed = stats["draw_seed"]
+        .as_str()
+        .expect("published at the opening");
+    assert_eq!(
+        hex_sha256(seed),
+        commitment,
+        "the seed matches the commitment"
+    );
 
     let early_ids: Vec<String> = early.iter().map(id).collect();
     let expected = recompute(seed, &early_ids);
@@ -134,7 +144,9 @@ async fn opens_at_in_the_past_or_after_the_opening_is_refused() {
     let (status, body) = app.patch_queue(concert, json!({"opens_at": past})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["code"], "INVALID_REQUEST");
-    let (status, _) = app.patch_queue(concert, json!({"opens_at": "tomorrow"})).await;
+    let (status, _) = app
+        .patch_queue(concert, json!({"opens_at": "tomorrow"}))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     // `null` on a queue without a schedule: it is open already.
     let (status, body) = app.patch_queue(concert, json!({"opens_at": null})).await;
@@ -219,7 +231,9 @@ async fn a_redis_loss_before_the_opening_keeps_the_schedule_and_the_draw() {
     app.advance(60_000);
     app.tick().await;
     let stats = app.stats(concert).await;
-    let seed = stats["draw_seed"].as_str().expect("published at the opening");
+    let seed = stats["draw_seed"]
+        .as_str()
+        .expect("published at the opening");
     assert_eq!(
         hex_sha256(seed),
         scheduled["draw_commitment"].as_str().unwrap()
@@ -337,7 +351,10 @@ async fn a_sold_out_concert_answers_sold_out_and_admits_nobody() {
             assert_eq!(body, json!({"status": "sold_out"}));
         }
     }
-    assert_eq!(app.poll_ok(prequeued, &pre).await, json!({"status": "sold_out"}));
+    assert_eq!(
+        app.poll_ok(prequeued, &pre).await,
+        json!({"status": "sold_out"})
+    );
     assert_eq!(app.stats(concert).await["waiting"], 0);
     let (status, body) = app.join(concert, users[5]).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
