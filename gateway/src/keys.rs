@@ -12,7 +12,7 @@
 //! | `tq:{c:42}:seen` | zset | ticket id → last poll (Unix ms), waiting tickets only |
 //! | `tq:{c:42}:users` | hash | user id → ticket id (re-joining keeps ticket and place) |
 //! | `tq:{c:42}:tickets` | hash | ticket id → user id |
-//! | `tq:{c:42}:config` | hash | `paused`, `admit_per_tick`, `max_active` (the operators' settings, copied from Postgres's `queue_settings`); after a data loss also `resume_seq`, `resume_until` (see `restore.lua`) |
+//! | `tq:{c:42}:config` | hash | `paused`, `admit_per_tick`, `max_active`, and for a scheduled opening `opens_at` (Unix ms), `draw_base`, `draw_seed` (secret until the opening), `draw_commitment` (the operators' settings, copied from Postgres's `queue_settings`); `drawn` once the pre-queue was drawn; `sold_out` (0/1) and `seats_available`, from the ticker's count in Postgres (at most [`crate::availability::CHECK_MS`] old); after a data loss also `resume_seq`, `resume_until` (see `restore.lua`) |
 //! | `tq:{c:42}:tick` | string | last tick number run: the exactly-once guard |
 //! | `tq:{c:42}:admits` | zset | `<tick>:<admitted>` → tick time, the last minute of ticks |
 //! | `tq:{c:42}:stats` | hash | `admitted_last_minute`, `window_ms` (the measured rate) |
@@ -112,7 +112,7 @@ pub static TICK: LazyLock<Script> =
 pub static RESTORE: LazyLock<Script> =
     LazyLock::new(|| with_status_fn(include_str!("scripts/restore.lua")));
 pub static STATS: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/stats.lua")));
+    LazyLock::new(|| with_status_fn(include_str!("scripts/stats.lua")));
 
 /// An invocation of `script` with all the queue keys of a concert.
 pub fn invocation<'a>(script: &'a Script, keys: &QueueKeys) -> redis::ScriptInvocation<'a> {

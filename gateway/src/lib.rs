@@ -6,8 +6,10 @@
 //! concerts ([`directory`]) and keeps what of the queues must survive a loss
 //! of Redis's data ([`recovery`]).
 
+pub mod availability;
 pub mod clock;
 pub mod directory;
+pub mod draw;
 pub mod error;
 pub mod health;
 pub mod keys;

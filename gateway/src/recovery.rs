@@ -12,7 +12,9 @@
 //! whoever gets that answer first (a join, a poll, a leave, the ticker within
 //! one tick) calls [`restore_queue`] and tries again:
 //!
-//! - the settings come back from Postgres (a paused queue stays paused);
+//! - the settings come back from Postgres (a paused queue stays paused, a
+//!   scheduled opening keeps its time, seed and commitment, and pre-queue
+//!   tickets come back at their draw numbers when polled);
 //! - the live sessions go back into the active set (they count against
 //!   `max_active`, and their access tokens keep working at booking);
 //! - a new epoch is picked, so a ticket of the old one that Redis does not
@@ -93,6 +95,9 @@ struct StoredSettings {
     admit_per_tick: Option<i32>,
     max_active: Option<i32>,
     created_ms: i64,
+    opens_at_ms: Option<i64>,
+    draw_seed: Option<String>,
+    draw_base: Option<i64>,
 }
 
 /// Build `concert`'s queue in Redis from Postgres if its epoch key is
@@ -110,7 +115,7 @@ pub async fn restore_queue(state: &AppState, concert: ConcertId) -> ApiResult<bo
     .execute(&state.db)
     .await?;
     let stored: StoredSettings = sqlx::query_as(
-        "SELECT paused, admit_per_tick, max_active, created_ms
+        "SELECT paused, admit_per_tick, max_active, created_ms, opens_at_ms, draw_seed, draw_base
          FROM queue_settings WHERE concert_id = $1",
     )
     .bind(concert.get())
@@ -125,6 +130,8 @@ pub async fn restore_queue(state: &AppState, concert: ConcertId) -> ApiResult<bo
     .bind(now)
     .fetch_all(&state.db)
     .await?;
+
+    let seats = crate::availability::count(&state.db, concert).await?;
 
     let mut conn = state.redis.clone();
     let () = redis::cmd("SADD")
@@ -152,10 +159,23 @@ pub async fn restore_queue(state: &AppState, concert: ConcertId) -> ApiResult<bo
         .arg(setting(stored.max_active))
         .arg(restore_until)
         .arg(resume_until);
+    // The scheduled opening and its draw survive the loss unchanged.
+    match (stored.opens_at_ms, &stored.draw_seed, stored.draw_base) {
+        (Some(opens_at), Some(seed), Some(base)) => call
+            .arg(opens_at)
+            .arg(base)
+            .arg(seed)
+            .arg(crate::draw::commitment(seed)),
+        _ => call.arg("").arg("").arg("").arg(""),
+    };
+    call.arg(u8::from(seats.sold_out()));
     for (ticket, user, ends) in &sessions {
         call.arg(ticket.to_string()).arg(user).arg(ends);
     }
     let rebuilt: i64 = call.invoke_async(&mut conn).await?;
+    if rebuilt == 1 {
+        crate::availability::forget(state, concert);
+    }
     let recovered = rebuilt == 1 && !fresh;
     if recovered {
         state.recoveries.record(now, concert);

@@ -56,6 +56,13 @@ pub struct Inner {
     pub serving: Arc<Serving>,
     /// Queues this process rebuilt after Redis lost them (for `/readyz`).
     pub recoveries: Recoveries,
+    /// The draw seed and base of concerts with a scheduled opening (they
+    /// never change once picked), for numbering pre-queue joins
+    /// ([`crate::draw`]).
+    pub draws: BoundedCache<ConcertId, Arc<(String, i64)>>,
+    /// When this process last counted each concert's seats
+    /// ([`crate::availability`]).
+    pub seat_checks: BoundedCache<ConcertId, i64>,
     queue_keys: BoundedCache<ConcertId, Arc<QueueKeys>>,
 }
 
@@ -96,6 +103,8 @@ impl AppState {
             clock,
             shutdown: ShutdownFlag::default(),
             recoveries: Recoveries::default(),
+            draws: bounded(QUEUE_KEYS_CACHE),
+            seat_checks: bounded(QUEUE_KEYS_CACHE),
             queue_keys: bounded(QUEUE_KEYS_CACHE),
         }))
     }

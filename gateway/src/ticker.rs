@@ -49,6 +49,9 @@ pub async fn tick_concert(
     concert: ConcertId,
     now_ms: i64,
 ) -> ApiResult<TickOutcome> {
+    if let Err(e) = crate::availability::refresh(state, concert, now_ms).await {
+        tracing::warn!(error = %e, concert = %concert, "seats could not be counted; the last count stands");
+    }
     let mut reply = run_tick(state, concert, now_ms).await?;
     if reply.first().and_then(as_int) == Some(-1) {
         recovery::restore_queue(state, concert).await?;

@@ -38,7 +38,7 @@ type Answers = Vec<Result<Value, Problem>>;
 
 pub struct QueueCalls {
     status: Batcher<(ConcertId, Claims), Value, Problem>,
-    join: Batcher<(ConcertId, UserId, Uuid), Value, Problem>,
+    join: Batcher<(ConcertId, UserId, Uuid, Option<i64>), Value, Problem>,
 }
 
 struct Context {
@@ -80,14 +80,20 @@ impl QueueCalls {
     }
 
     /// The reply of `join.lua` for one user; `fresh` becomes the ticket id
-    /// if the user holds no place yet.
+    /// if the user holds no place yet, and `score` its number in the
+    /// pre-queue (its draw order, [`crate::draw::draw_score`]) when the
+    /// caller knows the queue's seed.
     pub async fn join(
         &self,
         concert: ConcertId,
         user: UserId,
         fresh: Uuid,
+        score: Option<i64>,
     ) -> Result<Value, ApiError> {
-        self.join.call((concert, user, fresh)).await.map_err(failed)
+        self.join
+            .call((concert, user, fresh, score))
+            .await
+            .map_err(failed)
     }
 }
 
@@ -123,19 +129,21 @@ async fn statuses(cx: Arc<Context>, items: Vec<(ConcertId, Claims)>) -> Answers 
     .await
 }
 
-async fn joins(cx: Arc<Context>, items: Vec<(ConcertId, UserId, Uuid)>) -> Answers {
+async fn joins(cx: Arc<Context>, items: Vec<(ConcertId, UserId, Uuid, Option<i64>)>) -> Answers {
     let now = cx.clock.now_ms();
     per_concert(
         &items,
-        |&(c, _, _)| c,
+        |&(c, _, _, _)| c,
         |concert, group| {
             let cx = Arc::clone(&cx);
             async move {
                 let keys = QueueKeys::new(&cx.prefix, concert);
                 let mut call = invocation(&keys::JOIN, &keys);
                 call.arg(now);
-                for (_, user, fresh) in group {
-                    call.arg(user.get()).arg(fresh.to_string());
+                for (_, user, fresh, score) in group {
+                    call.arg(user.get())
+                        .arg(fresh.to_string())
+                        .arg(score.map(|n| n.to_string()).unwrap_or_default());
                 }
                 call.invoke_async(&mut cx.redis.clone()).await
             }

@@ -6,9 +6,12 @@
 //! gateway does not look users up, so a join reveals nothing about other
 //! user ids.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use redis::Value;
 use serde::{Deserialize, Serialize};
 use shared::ErrorCode;
 use shared::extract::{Json, JsonOrEmpty, Path};
@@ -87,13 +90,7 @@ pub async fn join(
             "the body names another user than the session token",
         ));
     }
-    let fresh = Uuid::new_v4();
-    let mut reply = state.queue.join(concert, user, fresh).await?;
-    if crate::recovery::is_lost(&reply) {
-        // The queue's first join, or Redis lost it: build it, then join.
-        crate::recovery::restore_queue(&state, concert).await?;
-        reply = state.queue.join(concert, user, fresh).await?;
-    }
+    let reply = join_script(&state, concert, user).await?;
     let (ticket, created, ticket_place, place) = parse_join(super::line(&reply)?)?;
     if created {
         metrics::counter!("queue_joins_total").increment(1);
@@ -123,6 +120,61 @@ pub async fn join(
         .into_response())
 }
 
+/// Most attempts at a pre-queue join whose draw number was taken (about
+/// one join in 10^4 of a million-ticket pre-queue needs a second).
+const PREQUEUE_ATTEMPTS: usize = 8;
+
+/// Run `join.lua` for one user: build the queue first if Redis does not
+/// have it, and before a scheduled opening number the new ticket by its
+/// draw order (the seed is read from the queue's config once per concert).
+async fn join_script(state: &AppState, concert: ConcertId, user: UserId) -> ApiResult<Value> {
+    let mut draw = state.draws.get(&concert);
+    let mut restored = false;
+    for _ in 0..PREQUEUE_ATTEMPTS {
+        let fresh = Uuid::new_v4();
+        let score = draw
+            .as_ref()
+            .map(|d| crate::draw::draw_score(&d.0, fresh, d.1));
+        let reply = state.queue.join(concert, user, fresh, score).await?;
+        if crate::recovery::is_lost(&reply) && !restored {
+            // The queue's first join, or Redis lost it: build it, then join.
+            crate::recovery::restore_queue(state, concert).await?;
+            restored = true;
+        } else if matches!(&reply, Value::BulkString(b) if b == b"r") {
+            // Before the opening, and the seed was unknown here or the
+            // number was taken: read the seed (once) and try another id.
+            if draw.is_none() {
+                draw = read_draw(state, concert).await?;
+                if let Some(d) = &draw {
+                    state.draws.insert(concert, Arc::clone(d));
+                }
+            }
+        } else {
+            return Ok(reply);
+        }
+    }
+    Err(ApiError::Protocol(
+        "no pre-queue number could be given to a join".into(),
+    ))
+}
+
+/// The queue's draw seed and base from its Redis config, if it has a
+/// scheduled opening.
+async fn read_draw(state: &AppState, concert: ConcertId) -> ApiResult<Option<Arc<(String, i64)>>> {
+    let keys = state.queue_keys(concert);
+    let mut conn = state.redis.clone();
+    let (seed, base): (Option<String>, Option<i64>) = redis::cmd("HMGET")
+        .arg(keys.config())
+        .arg("draw_seed")
+        .arg("draw_base")
+        .query_async(&mut conn)
+        .await?;
+    Ok(seed
+        .zip(base)
+        .filter(|(seed, _)| crate::draw::is_seed(seed))
+        .map(Arc::new))
+}
+
 /// `<ticket> <created 1/0> <epoch> <seq, 0 if not waiting> <status…>`, as
 /// `join.lua` encodes it.
 fn parse_join(reply: &str) -> Result<(Uuid, bool, TicketPlace, Place), ApiError> {
@@ -132,9 +184,18 @@ fn parse_join(reply: &str) -> Result<(Uuid, bool, TicketPlace, Place), ApiError>
     };
     let ticket = Uuid::parse_str(ticket).map_err(|e| ApiError::Protocol(e.to_string()))?;
     let number = |f: &str| f.parse::<i64>().ok().filter(|&n| n > 0);
+    // A pre-queue number read back from Redis may be written as a double.
+    let seq_number = |f: &str| {
+        number(f).or_else(|| {
+            f.parse::<f64>()
+                .ok()
+                .filter(|n| n.is_finite() && *n > 0.0 && *n < 9.0e15)
+                .map(|n| n as i64)
+        })
+    };
     let ticket_place = TicketPlace {
         epoch: number(epoch),
-        seq: number(seq),
+        seq: seq_number(seq),
     };
     Ok((ticket, *created == "1", ticket_place, Place::parse(status)?))
 }

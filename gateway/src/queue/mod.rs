@@ -43,7 +43,19 @@ pub enum Place {
         paused: bool,
         admitted_last_minute: u64,
         window_ms: u64,
+        /// Seats neither held nor sold on the concert's upcoming schedules
+        /// (the ticker's count, at most 5 s old); `None` if not counted.
+        seats_available: Option<u64>,
     },
+    /// In the pre-queue: before the scheduled opening (API.md, "Scheduled
+    /// opening, fair draw").
+    Prequeue {
+        opens_at_ms: i64,
+        /// SHA-256 of the draw seed.
+        commitment: [u8; 32],
+    },
+    /// Every seat is sold (API.md, "Sold out"); the ticket holds no place.
+    SoldOut,
     Active {
         session_end_ms: i64,
         /// The queue's epoch, carried by the access token (`qep`).
@@ -88,7 +100,14 @@ impl Place {
                 paused: field(3)? == "1",
                 admitted_last_minute: u(4)?,
                 window_ms: u(5)?,
+                seats_available: fields.get(6).and_then(|n| n.parse().ok()),
             }),
+            "p" => Ok(Place::Prequeue {
+                opens_at_ms: int(1)?,
+                commitment: unhex(field(2)?)
+                    .ok_or_else(|| ApiError::Protocol(format!("bad commitment {fields:?}")))?,
+            }),
+            "s" => Ok(Place::SoldOut),
             "a" => Ok(Place::Active {
                 session_end_ms: int(1)?,
                 epoch: fields.get(2).and_then(|e| e.parse().ok()),
@@ -101,6 +120,32 @@ impl Place {
     }
 }
 
+/// 64 hex digits as 32 bytes.
+fn unhex(s: &str) -> Option<[u8; 32]> {
+    let bytes = s.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        let digits = std::str::from_utf8(pair).ok()?;
+        out[i] = u8::from_str_radix(digits, 16).ok()?;
+    }
+    Some(out)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An RFC 3339 UTC timestamp (seconds precision unless `ms` has a fraction).
+pub fn rfc3339_ms(ms: i64) -> String {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+        .unwrap_or_default()
+}
+
 /// The contract's `QueueStatus` (API.md, Gateway): where a ticket stands,
 /// told apart by its `status`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -108,13 +153,43 @@ impl Place {
 #[schema(discriminator(
     property_name = "status",
     mapping(
+        ("prequeue" = "#/components/schemas/Prequeue"),
         ("waiting" = "#/components/schemas/Waiting"),
-        ("active" = "#/components/schemas/Active")
+        ("active" = "#/components/schemas/Active"),
+        ("sold_out" = "#/components/schemas/SoldOut")
     )
 ))]
 pub enum QueueStatus {
+    Prequeue(Prequeue),
     Waiting(Waiting),
     Active(Active),
+    SoldOut(SoldOut),
+}
+
+/// Before the scheduled opening: `status` `prequeue`. Nobody is admitted
+/// and arrival time gives no advantage; at `opens_at` the pre-queue is
+/// drawn in the order of SHA-256(`draw_seed` + ticket id).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Prequeue {
+    #[schema(inline)]
+    pub status: PrequeueTag,
+    /// The scheduled opening (RFC 3339 UTC).
+    #[schema(format = DateTime)]
+    pub opens_at: String,
+    /// Lowercase hex SHA-256 of the secret `draw_seed`'s 64 ASCII
+    /// characters; the seed is published at the opening.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    pub draw_commitment: String,
+    /// When to poll again, in milliseconds.
+    pub poll_after_ms: u64,
+}
+
+/// Every seat of every upcoming schedule is sold: `status` `sold_out`.
+/// The ticket holds no place.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SoldOut {
+    #[schema(inline)]
+    pub status: SoldOutTag,
 }
 
 /// In line: `status` `waiting`.
@@ -137,6 +212,10 @@ pub struct Waiting {
     pub poll_after_ms: u64,
     /// The operator paused admissions; the place is kept.
     pub paused: bool,
+    /// Seats of the concert's upcoming schedules neither held nor sold (at
+    /// most 5 s old); `null` if unknown.
+    #[schema(required = true)]
+    pub seats_available: Option<u64>,
 }
 
 /// Admitted: `status` `active`, with the access token for booking.
@@ -157,6 +236,20 @@ pub struct Active {
 #[serde(rename_all = "lowercase")]
 pub enum WaitingTag {
     Waiting,
+}
+
+/// The `status` of [`Prequeue`]: always `prequeue`.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PrequeueTag {
+    Prequeue,
+}
+
+/// The `status` of [`SoldOut`]: always `sold_out`.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SoldOutTag {
+    SoldOut,
 }
 
 /// The `status` of [`Active`]: always `active`.
@@ -214,6 +307,7 @@ pub fn render(
             paused,
             admitted_last_minute,
             window_ms,
+            seats_available,
         } => {
             let eta = eta_seconds(position, admitted_last_minute, window_ms, paused);
             let idle_ms = u64::try_from(settings.idle_timeout.as_millis()).unwrap_or(u64::MAX);
@@ -225,8 +319,25 @@ pub fn render(
                 eta_seconds: eta,
                 poll_after_ms: poll_after_ms(eta, paused, tick_ms, idle_ms),
                 paused,
+                seats_available,
             }))
         }
+        Place::Prequeue {
+            opens_at_ms,
+            commitment,
+        } => {
+            let idle_ms = u64::try_from(settings.idle_timeout.as_millis()).unwrap_or(u64::MAX);
+            Some(QueueStatus::Prequeue(Prequeue {
+                status: PrequeueTag::Prequeue,
+                opens_at: rfc3339_ms(opens_at_ms),
+                draw_commitment: hex(&commitment),
+                // As a paused queue: nothing moves until the opening.
+                poll_after_ms: poll_after_ms(None, true, 1000, idle_ms),
+            }))
+        }
+        Place::SoldOut => Some(QueueStatus::SoldOut(SoldOut {
+            status: SoldOutTag::SoldOut,
+        })),
         Place::Active {
             session_end_ms,
             epoch,

@@ -1,31 +1,61 @@
 -- Joins of any number of users, atomically: a user has at most one ticket
 -- per concert, and joining again returns the same ticket and place.
--- ARGV: 1 now_ms, then pairs: user id, new ticket id (used only if the user
--- has no place yet)
--- Returns one reply per pair, in order:
+-- ARGV: 1 now_ms, then triples: user id, new ticket id (used only if the
+-- user has no place yet), the new ticket's pre-queue score (its draw order,
+-- gateway/src/draw.rs; '' when the caller does not know the queue's seed)
+-- Returns one reply per triple, in order:
 -- '<ticket> <created 1/0> <epoch> <seq, 0 when not waiting> <status>' with the
--- status encoded as in status.lua; 'x' for each when the queue was lost.
+-- status encoded as in status.lua; 'x' for each when the queue was lost;
+-- 'r' for a new pre-queue ticket whose score is missing or already taken
+-- (nothing changed for it: the caller retries with the score of a new id).
+-- Sold out, a new ticket takes no place and is answered 's'.
 local epoch = current_epoch()
-if not epoch then return lost((#ARGV - 1) / 2) end
+if not epoch then return lost((#ARGV - 1) / 3) end
 local now = tonumber(ARGV[1])
-local users, fresh = {}, {}
-for i = 2, #ARGV, 2 do
+local sched = schedule(now)
+local users, fresh, scores = {}, {}, {}
+for i = 2, #ARGV, 3 do
   users[#users + 1] = ARGV[i]
   fresh[#fresh + 1] = ARGV[i + 1]
+  scores[#scores + 1] = ARGV[i + 2]
 end
 local existing = redis.call('HMGET', KEYS[5], unpack(users))
-local ticket_of, created, seq_of = {}, {}, {}
+local ticket_of, created, seq_of, retry = {}, {}, {}, {}
 local new_members, new_users, new_tickets = {}, {}, {}
+local pre_scored = {}
 for i, user in ipairs(users) do
   local ticket = ticket_of[user]       -- the same user twice in this call
   if not ticket then
     ticket = existing[i]
-    if ticket and queue_status(ticket, now)[1] == 'n' then
-      -- The old ticket lost its place (left, idle, session over): start afresh.
+    local held = ticket and queue_status(ticket, now)[1]
+    if ticket and held ~= 'w' and held ~= 'p' and held ~= 'a' then
+      -- The old ticket lost its place (left, idle, session over, sold out): start afresh.
       forget(ticket)
       ticket = nil
     end
-    if not ticket then
+    if not ticket and sched[5] then
+      -- Sold out: a ticket that holds no place.
+      ticket = fresh[i]
+      created[i] = true
+    elseif not ticket and sched[1] then
+      -- Before the opening: the place is the ticket's draw order.
+      local score = scores[i]
+      if score == '' or pre_scored[score]
+          or redis.call('ZCOUNT', KEYS[2], score, score) > 0 then
+        retry[i] = true
+      else
+        ticket = fresh[i]
+        created[i] = true
+        pre_scored[score] = true
+        seq_of[ticket] = score
+        redis.call('ZADD', KEYS[2], score, ticket)
+        new_users[#new_users + 1] = user
+        new_users[#new_users + 1] = ticket
+        new_tickets[#new_tickets + 1] = ticket
+        new_tickets[#new_tickets + 1] = user
+        line_cache = nil
+      end
+    elseif not ticket then
       ticket = fresh[i]
       created[i] = true
       new_members[#new_members + 1] = ticket
@@ -34,7 +64,7 @@ for i, user in ipairs(users) do
       new_tickets[#new_tickets + 1] = ticket
       new_tickets[#new_tickets + 1] = user
     end
-    ticket_of[user] = ticket
+    if ticket then ticket_of[user] = ticket end
   end
 end
 if #new_members > 0 then
@@ -48,21 +78,28 @@ if #new_members > 0 then
     args[2 * i] = ticket
   end
   redis.call('ZADD', KEYS[2], unpack(args))
+  line_cache = nil
+end
+if #new_users > 0 then
   redis.call('HSET', KEYS[5], unpack(new_users))
   redis.call('HSET', KEYS[6], unpack(new_tickets))
-  line_cache = nil
 end
 local replies, waiting = {}, {}
 for i, user in ipairs(users) do
   local ticket = ticket_of[user]
-  local status = queue_status(ticket, now)
-  local seq = '0'
-  if status[1] == 'w' then
-    waiting[#waiting + 1] = ticket
-    -- A re-join reads its number back (rare; new tickets already know it).
-    seq = seq_of[ticket] or redis.call('ZSCORE', KEYS[2], ticket)
+  if retry[i] and not ticket then
+    replies[i] = 'r'
+  else
+    local status
+    if sched[5] and created[i] then status = {'s'} else status = queue_status(ticket, now) end
+    local seq = '0'
+    if status[1] == 'w' or status[1] == 'p' then
+      waiting[#waiting + 1] = ticket
+      -- A re-join reads its number back (rare; new tickets already know it).
+      seq = seq_of[ticket] or redis.call('ZSCORE', KEYS[2], ticket)
+    end
+    replies[i] = ticket .. (created[i] and ' 1 ' or ' 0 ') .. epoch .. ' ' .. seq .. ' ' .. encode(status)
   end
-  replies[i] = ticket .. (created[i] and ' 1 ' or ' 0 ') .. epoch .. ' ' .. seq .. ' ' .. encode(status)
 end
 mark_seen(waiting, ARGV[1])
 return replies

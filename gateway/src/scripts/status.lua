@@ -53,7 +53,7 @@ for i, ticket in ipairs(tickets) do
       -- Issued before Redis lost the queue: back at its place.
       status = queue_status(ticket, now)
     end
-    if status[1] == 'w' then waiting[#waiting + 1] = ticket end
+    if status[1] == 'w' or status[1] == 'p' then waiting[#waiting + 1] = ticket end
     replies[i] = encode(status)
   end
 end

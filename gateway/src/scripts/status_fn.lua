@@ -29,45 +29,9 @@ local function next_seqs(count, now)
   return last
 end
 
--- What every waiting ticket's status repeats (line length, pause, measured
--- rate), read once per script call; anything that changes the line clears it.
+-- What every waiting ticket's status repeats (see `line`); anything that
+-- changes the line clears it.
 local line_cache = nil
-local function line()
-  if not line_cache then
-    local stats = redis.call('HMGET', KEYS[10], 'admitted_last_minute', 'window_ms')
-    line_cache = {redis.call('ZCARD', KEYS[2]), redis.call('HGET', KEYS[7], 'paused') or '0',
-                  tonumber(stats[1] or '0'), tonumber(stats[2] or '0')}
-  end
-  return line_cache
-end
-
--- Returns the place of `ticket`:
---   {'w', position, waiting, paused, admitted_last_minute, window_ms}
---   {'a', session_end_ms, epoch}
---   {'n'}                       when the ticket holds no place
-local function queue_status(ticket, now)
-  local rank = redis.call('ZRANK', KEYS[2], ticket)
-  if rank then
-    local l = line()
-    return {'w', rank + 1, l[1], l[2], l[3], l[4]}
-  end
-  local ends = redis.call('ZSCORE', KEYS[3], ticket)
-  if ends and tonumber(ends) > now then
-    return {'a', ends, current_epoch()}
-  end
-  return {'n'}
-end
-
--- A status as one line of text, the reply format of polls and joins (one
--- bulk string per request is far cheaper to build and parse than an array):
---   'w <position> <waiting> <paused 0/1> <admitted_last_minute> <window_ms>'
---   'a <session_end_ms> <epoch>', 'n', 'n idle', or 'x' (the queue was lost)
-local function encode(status)
-  if status[1] == 'w' then
-    return string.format('w %d %d %s %d %d', status[2], status[3], status[4], status[5], status[6])
-  end
-  return table.concat(status, ' ')
-end
 
 -- Forget a ticket everywhere. The user mapping is removed only if it still
 -- points at this ticket (a newer ticket of the same user is left alone).
@@ -83,6 +47,90 @@ local function forget(ticket)
     end
     redis.call('HDEL', KEYS[6], ticket)
   end
+end
+
+-- The scheduled opening and sold-out state of the queue, read once per
+-- script call (config fields `opens_at` ms, `drawn`, `draw_base`,
+-- `draw_commitment`, `sold_out`, set from Postgres's `queue_settings` and
+-- the ticker's seat count). When `opens_at` has come and the pre-queue is
+-- not drawn yet, this draws it, whichever script gets there first: the
+-- order was fixed at join (scores from `draw_base` up, see
+-- gateway/src/draw.rs), so the draw is one step, `drawn` = 1 and the join
+-- counter moved past every pre-queue score, so later joins queue behind.
+-- Returns {pre (true while before the opening), base, opens_at, commitment, sold}.
+local span = 2251799813685248 -- 2^51, gateway/src/draw.rs DRAW_SPAN
+local schedule_cache = nil
+local function schedule(now)
+  if not schedule_cache then
+    local c = redis.call('HMGET', KEYS[7], 'opens_at', 'drawn', 'draw_base', 'draw_commitment', 'sold_out')
+    local opens_at, base = tonumber(c[1] or ''), tonumber(c[3] or '')
+    local pre = false
+    if opens_at and base and c[2] ~= '1' then
+      if now < opens_at then
+        pre = true
+      else
+        redis.call('HSET', KEYS[7], 'drawn', '1')
+        local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+        if last < base + span then
+          redis.call('SET', KEYS[1], string.format('%d', base + span))
+        end
+      end
+    end
+    schedule_cache = {pre, base, c[1], c[4], c[5] == '1'}
+  end
+  return schedule_cache
+end
+
+-- What every waiting ticket's status repeats (line length, pause, measured
+-- rate), read once per script call; anything that changes the line clears it.
+local function line()
+  if not line_cache then
+    local stats = redis.call('HMGET', KEYS[10], 'admitted_last_minute', 'window_ms')
+    local config = redis.call('HMGET', KEYS[7], 'paused', 'seats_available')
+    line_cache = {redis.call('ZCARD', KEYS[2]), config[1] or '0',
+                  tonumber(stats[1] or '0'), tonumber(stats[2] or '0'), config[2] or '-'}
+  end
+  return line_cache
+end
+
+-- Returns the place of `ticket`:
+--   {'w', position, waiting, paused, admitted_last_minute, window_ms, seats_available}
+--   {'p', opens_at, draw_commitment}  in the pre-queue (before the opening)
+--   {'a', session_end_ms, epoch}
+--   {'s'}                       sold out: a waiting or pre-queue ticket is dropped
+--   {'n'}                       when the ticket holds no place
+local function queue_status(ticket, now)
+  local rank = redis.call('ZRANK', KEYS[2], ticket)
+  if rank then
+    local s = schedule(now)
+    if s[5] then
+      forget(ticket)
+      return {'s'}
+    end
+    if s[1] and tonumber(redis.call('ZSCORE', KEYS[2], ticket)) >= s[2] then
+      return {'p', s[3], s[4]}
+    end
+    local l = line()
+    return {'w', rank + 1, l[1], l[2], l[3], l[4], l[5]}
+  end
+  local ends = redis.call('ZSCORE', KEYS[3], ticket)
+  if ends and tonumber(ends) > now then
+    return {'a', ends, current_epoch()}
+  end
+  if schedule(now)[5] then return {'s'} end
+  return {'n'}
+end
+
+-- A status as one line of text, the reply format of polls and joins (one
+-- bulk string per request is far cheaper to build and parse than an array):
+--   'w <position> <waiting> <paused 0/1> <admitted_last_minute> <window_ms> <seats_available or ->'
+--   'p <opens_at_ms> <draw_commitment>', 'a <session_end_ms> <epoch>', 's',
+--   'n', 'n idle', or 'x' (the queue was lost)
+local function encode(status)
+  if status[1] == 'w' then
+    return string.format('w %d %d %s %d %d %s', status[2], status[3], status[4], status[5], status[6], status[7])
+  end
+  return table.concat(status, ' ')
 end
 
 -- Record that the holders of `tickets` (all waiting) are still there.

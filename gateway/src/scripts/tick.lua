@@ -1,5 +1,5 @@
 -- One admission tick of one concert: end expired sessions, drop idle
--- waiters, admit min(admit_per_tick, max_active - active) from the head.
+-- waiters, draw the pre-queue when its opening has come, admit min(admit_per_tick, max_active - active) from the head.
 --
 -- Exactly once per tick number, however many gateways run it: the last tick
 -- number done is stored in KEYS[8] and a tick that is not newer does nothing.
@@ -28,6 +28,15 @@ for _, ticket in ipairs(ended) do forget(ticket) end
 local idle = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', '(' .. (now - tonumber(ARGV[6])), 'LIMIT', 0, batch)
 for _, ticket in ipairs(idle) do forget(ticket) end
 
+-- Before the opening nobody is admitted; at it, the pre-queue is drawn
+-- (even while paused). Sold out, nobody is admitted and the line is dropped.
+local sched = schedule(now)
+local held_back = sched[1] or sched[5]
+if sched[5] then
+  local rest = redis.call('ZRANGE', KEYS[2], 0, batch - 1)
+  for _, ticket in ipairs(rest) do forget(ticket) end
+end
+
 local config = redis.call('HMGET', KEYS[7], 'paused', 'admit_per_tick', 'max_active')
 local paused = config[1] == '1'
 local per_tick = tonumber(config[2] or ARGV[3])
@@ -38,7 +47,7 @@ local admitted, sessions = 0, {}
 -- while (see restore.lua).
 local resume = redis.call('HMGET', KEYS[7], 'resume_seq', 'resume_until')
 local below = resume[2] and tonumber(resume[2]) > now and resume[1]
-if not paused and waiting_before > 0 then
+if not paused and not held_back and waiting_before > 0 then
   local n = math.min(per_tick, max_active - redis.call('ZCARD', KEYS[3]))
   if n > 0 then
     -- Numbers are formatted once: Redis and Lua format doubles slowly, so

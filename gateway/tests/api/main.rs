@@ -7,6 +7,7 @@ mod identity;
 mod lifecycle;
 mod limits;
 mod metrics;
+mod onsale;
 mod openapi;
 mod outage;
 mod queue_order;
