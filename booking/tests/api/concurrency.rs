@@ -12,7 +12,18 @@ use crate::helpers::{Options, spawn_app, spawn_app_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_thousand_users_racing_for_fifty_seats_get_exactly_fifty() {
-    let app = spawn_app().await;
+    // All 2,000 holds are in flight at once: more than the default slots and
+    // wait queue, which would shed some with 503 (by design, tested in
+    // `serving`), and one address's burst. This test is about the seats.
+    let app = spawn_app_with(Options {
+        serve: shared::serve::ServeSettings {
+            max_queued_requests: 4096,
+            request_timeout: std::time::Duration::from_secs(120),
+            ..shared::serve::ServeSettings::default()
+        },
+        ..without_rate_limits()
+    })
+    .await;
     let (concert, schedule) = app.create_concert(50_000).await;
     let users = app.create_users(2000).await;
     let mut tokens = Vec::with_capacity(users.len());
