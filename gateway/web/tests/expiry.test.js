@@ -35,7 +35,7 @@ test('a hold that runs out cannot be paid for', { timeout: 120_000 }, async () =
   await shot(page, 'hold-expired');
 
   const paid = sql(env.expiryDatabase, `
-    select count(*) from payments p join reservations r using (reservation_id)
+    select count(*) from payment_reservations pr join reservations r using (reservation_id)
     where r.schedule_id = ${schedule} and r.seat_number = ${SEAT}`);
   assert.equal(paid, '0');
   assert.equal(sql(env.expiryDatabase, `select balance from balances where user_id = ${USER}`), '500000');

@@ -111,8 +111,9 @@ test('a fan buys a ticket from the concert list to the confirmation', { timeout:
   await shot(page, 'confirmation');
 
   const sold = sql(env.database, `
-    select r.user_id || '|' || r.status || '|' || p.amount || '|' || p.user_id
-    from reservations r join payments p using (reservation_id)
+    select r.user_id || '|' || r.status || '|' || pr.amount || '|' || p.user_id
+    from reservations r join payment_reservations pr using (reservation_id)
+    join payments p using (payment_id)
     where r.schedule_id = ${schedule} and r.seat_number = 12`);
   assert.equal(sold, `${user}|confirmed|99000|${user}`);
   assert.equal(sql(env.database, `select balance from balances where user_id = ${user}`), '1000');
