@@ -52,12 +52,17 @@ pub const FRESH_QUEUE_MS: i64 = 10_000;
 /// Sessions that ended this long ago are deleted from Postgres.
 const SESSION_RETENTION_MS: i64 = 3_600_000;
 
+/// Concerts share this many locks for their rebuilds (see [`restore_queue`]).
+const REBUILD_STRIPES: usize = 32;
+
 /// The latest recovery this process made, and how many it made.
 #[derive(Debug, Default)]
 pub struct Recoveries {
     last: Mutex<Option<(i64, ConcertId)>>,
     count: AtomicI64,
     registry_synced_ms: AtomicI64,
+    /// One rebuild at a time per concert (striped by concert id).
+    rebuilding: [tokio::sync::Mutex<()>; REBUILD_STRIPES],
 }
 
 impl Recoveries {
@@ -105,6 +110,19 @@ struct StoredSettings {
 /// caller already did. Returns whether this call rebuilt a queue that
 /// existed before (a recovery). Errors: Postgres or Redis unavailable (503).
 pub async fn restore_queue(state: &AppState, concert: ConcertId) -> ApiResult<bool> {
+    // One rebuild per concert at a time in this process: the first joins of
+    // a new concert (or every request after a loss) all find the epoch
+    // missing, and each would otherwise take a Postgres connection for the
+    // same rebuild. Those that waited find the epoch written and go on.
+    let stripe = usize::try_from(concert.get()).unwrap_or(0) % REBUILD_STRIPES;
+    let _one = state.recoveries.rebuilding[stripe].lock().await;
+    let built: bool = redis::cmd("EXISTS")
+        .arg(shared::infra::queue_epoch_key(&state.settings.key_prefix, concert))
+        .query_async(&mut state.redis.clone())
+        .await?;
+    if built {
+        return Ok(false);
+    }
     let now = state.clock.now_ms();
     sqlx::query(
         "INSERT INTO queue_settings (concert_id, created_ms) VALUES ($1, $2)
