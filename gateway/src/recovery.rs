@@ -117,7 +117,10 @@ pub async fn restore_queue(state: &AppState, concert: ConcertId) -> ApiResult<bo
     let stripe = usize::try_from(concert.get()).unwrap_or(0) % REBUILD_STRIPES;
     let _one = state.recoveries.rebuilding[stripe].lock().await;
     let built: bool = redis::cmd("EXISTS")
-        .arg(shared::infra::queue_epoch_key(&state.settings.key_prefix, concert))
+        .arg(shared::infra::queue_epoch_key(
+            &state.settings.key_prefix,
+            concert,
+        ))
         .query_async(&mut state.redis.clone())
         .await?;
     if built {
