@@ -8,15 +8,15 @@
 use std::path::Path;
 use std::time::Duration;
 
-use booking::settings::CorsOrigins;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shared::testing::{IdentityProvider, fresh_database, random_prefix, redis_url};
+use shared::testing::{IdentityProvider, fresh_database, random_prefix};
 
-const ADMIN: &str = "e2e-admin-token";
+#[path = "stack/mod.rs"]
+mod stack;
+use stack::{ADMIN, RedisTarget, expect};
 
-/// Both services on one database and Redis prefix: booking is the identity
-/// provider of the gateway, the gateway the issuer of booking's access tokens.
+/// Both services on one database and Redis prefix (see [`stack`]).
 struct Stack {
     gw: String,
     bk: String,
@@ -30,73 +30,21 @@ async fn start_stack() -> Stack {
         fresh_database(&Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations")).await;
     let prefix = random_prefix();
     let data_dir = std::env::temp_dir().join(format!("e2e-{}", uuid::Uuid::new_v4().simple()));
+    let redis = RedisTarget::test_server();
     // Booking's address is known before either starts: each names the other.
-    let booking_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let bk = format!("http://{}", booking_listener.local_addr().unwrap());
-    let gw = start_gateway(&db_url, &prefix, &data_dir, &bk).await;
-    let settings = booking::Settings {
-        database_url: db_url.clone().into(),
-        database_max_connections: 10,
-        redis_url: redis_url().into(),
-        redis_sentinel: None,
-        redis_key_prefix: prefix.clone(),
-        addr: "127.0.0.1:0".parse().unwrap(),
-        admin_token: Some(ADMIN.into()),
-        jwks_url: format!("{gw}/.well-known/jwks.json"),
-        hold_ttl: Duration::from_secs(300),
-        max_seats_per_user: 4,
-        cors_allowed_origins: CorsOrigins::List(vec![gw.parse().unwrap()]),
-        run_migrations: true,
-        sweep_interval: Duration::from_secs(1),
-        audit_interval: Duration::from_secs(1),
-        session_ttl: Duration::from_secs(3600),
-        session_private_key_file: None,
-        data_dir,
-        limits: shared::limits::RateLimitSettings::default(),
-        serve: shared::serve::ServeSettings::default(),
-    };
-    let app = booking::Application::build_on(settings, booking_listener)
-        .await
-        .expect("booking builds");
-    tokio::spawn(app.run_until_stopped());
+    let (booking_listener, bk) = stack::listener().await;
+    let gw = stack::start_gateway(stack::gateway_settings(
+        &db_url, &prefix, &redis, &bk, &data_dir,
+    ))
+    .await;
+    let settings = stack::booking_settings(&db_url, &prefix, &redis, &gw, &data_dir);
+    stack::start_booking(settings, booking_listener).await;
     Stack {
         gw,
         bk,
         db,
         http: reqwest::Client::new(),
     }
-}
-
-async fn start_gateway(db_url: &str, prefix: &str, data_dir: &Path, booking: &str) -> String {
-    let settings = gateway::Settings {
-        addr: "127.0.0.1:0".into(),
-        database_url: db_url.to_owned(),
-        redis_url: redis_url(),
-        redis_sentinel: None,
-        key_prefix: prefix.to_owned(),
-        admin_token: Some(ADMIN.to_owned().into()),
-        tick: Duration::from_millis(100),
-        admit_per_tick: 100,
-        max_active: 1000,
-        active_ttl: Duration::from_secs(600),
-        idle_timeout: Duration::from_secs(120),
-        data_dir: data_dir.to_owned(),
-        jwt_private_key_file: None,
-        jwt_previous_key_files: Vec::new(),
-        run_ticker: true,
-        db_pool_size: 4,
-        booking_public_url: booking.to_owned(),
-        identity_jwks_url: format!("{booking}/.well-known/jwks.json"),
-        identity: shared::tokens::IdentityPolicy::default(),
-        limits: shared::limits::RateLimitSettings::default(),
-        serve: shared::serve::ServeSettings::default(),
-    };
-    let app = gateway::Application::build(settings)
-        .await
-        .expect("the gateway builds");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    address
 }
 
 impl Stack {
@@ -170,15 +118,6 @@ impl Stack {
         }
         panic!("not admitted within 10 s");
     }
-}
-
-/// Send `request`, check its status, and return its JSON body.
-async fn expect(request: reqwest::RequestBuilder, expected: StatusCode) -> Value {
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    assert_eq!(status, expected, "{body}");
-    body
 }
 
 #[tokio::test]

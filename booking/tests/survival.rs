@@ -11,12 +11,14 @@
 use std::path::Path;
 use std::time::Duration;
 
-use booking::settings::CorsOrigins;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::testing::{delete_prefix, fresh_database, random_prefix, redis_url};
 
-const ADMIN: &str = "survival-admin-token";
+#[path = "stack/mod.rs"]
+mod stack;
+use stack::{ADMIN, RedisTarget};
+
 const PASSWORD: &str = "a long enough password";
 
 struct Stack {
@@ -33,40 +35,22 @@ async fn start_stack() -> Stack {
         fresh_database(&Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations")).await;
     let prefix = random_prefix();
     let data_dir = std::env::temp_dir().join(format!("survival-{}", uuid::Uuid::new_v4().simple()));
-    let first = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let second = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let bk = [
-        format!("http://{}", first.local_addr().unwrap()),
-        format!("http://{}", second.local_addr().unwrap()),
-    ];
-    let gw = start_gateway(&db_url, &prefix, &data_dir, &bk[0]).await;
+    let redis = RedisTarget::test_server();
+    let (first, first_url) = stack::listener().await;
+    let (second, second_url) = stack::listener().await;
+    let bk = [first_url, second_url];
+    let gw = stack::start_gateway(stack::gateway_settings(
+        &db_url, &prefix, &redis, &bk[0], &data_dir,
+    ))
+    .await;
     for listener in [first, second] {
+        // Both processes share the session key (in `data_dir`), as replicas do.
         let settings = booking::Settings {
-            database_url: db_url.clone().into(),
-            database_max_connections: 10,
-            redis_url: redis_url().into(),
-            redis_key_prefix: prefix.clone(),
-            redis_sentinel: None,
-            addr: "127.0.0.1:0".parse().unwrap(),
-            admin_token: Some(ADMIN.into()),
-            jwks_url: format!("{gw}/.well-known/jwks.json"),
-            hold_ttl: Duration::from_secs(300),
-            max_seats_per_user: 4,
-            cors_allowed_origins: CorsOrigins::List(vec![gw.parse().unwrap()]),
             run_migrations: false,
-            sweep_interval: Duration::from_secs(1),
-            limits: shared::limits::RateLimitSettings::default(),
-            serve: shared::serve::ServeSettings::default(),
             audit_interval: Duration::from_secs(60),
-            session_ttl: Duration::from_secs(3600),
-            // Both processes share the session key, as replicas do.
-            session_private_key_file: None,
-            data_dir: data_dir.clone(),
+            ..stack::booking_settings(&db_url, &prefix, &redis, &gw, &data_dir)
         };
-        let app = booking::Application::build_on(settings, listener)
-            .await
-            .expect("booking builds");
-        tokio::spawn(app.run_until_stopped());
+        stack::start_booking(settings, listener).await;
     }
     Stack {
         gw,
@@ -74,38 +58,6 @@ async fn start_stack() -> Stack {
         prefix,
         http: reqwest::Client::new(),
     }
-}
-
-async fn start_gateway(db_url: &str, prefix: &str, data_dir: &Path, booking: &str) -> String {
-    let settings = gateway::Settings {
-        addr: "127.0.0.1:0".into(),
-        database_url: db_url.to_owned(),
-        redis_url: redis_url(),
-        redis_sentinel: None,
-        key_prefix: prefix.to_owned(),
-        admin_token: Some(ADMIN.to_owned().into()),
-        tick: Duration::from_millis(100),
-        admit_per_tick: 100,
-        max_active: 1000,
-        active_ttl: Duration::from_secs(600),
-        idle_timeout: Duration::from_secs(120),
-        data_dir: data_dir.to_owned(),
-        jwt_private_key_file: None,
-        jwt_previous_key_files: Vec::new(),
-        run_ticker: true,
-        db_pool_size: 4,
-        booking_public_url: booking.to_owned(),
-        identity_jwks_url: format!("{booking}/.well-known/jwks.json"),
-        identity: shared::tokens::IdentityPolicy::default(),
-        limits: shared::limits::RateLimitSettings::default(),
-        serve: shared::serve::ServeSettings::default(),
-    };
-    let app = gateway::Application::build(settings)
-        .await
-        .expect("the gateway builds");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    address
 }
 
 /// A logged-in, admitted user with money.

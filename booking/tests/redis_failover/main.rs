@@ -16,9 +16,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use booking::settings::CorsOrigins;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use shared::infra::{RedisConnection, SentinelSettings};
 use shared::testing::{fresh_database, random_prefix};
 use tokio::time::Instant;
@@ -26,7 +25,9 @@ use tokio::time::Instant;
 mod fan;
 use fan::{Fan, Tally};
 
-const ADMIN: &str = "failover-admin-token";
+#[path = "../stack/mod.rs"]
+mod stack;
+use stack::{ADMIN, RedisTarget, expect};
 const FANS: usize = 20;
 const ADMIT_PER_TICK: u32 = 3;
 const PRICE: i64 = 10_000;
@@ -112,85 +113,42 @@ impl Drop for SentinelSetup {
 /// only its credentials and database number may be used.
 const UNUSED_REDIS_URL: &str = "redis://127.0.0.1:1";
 
-async fn start_booking(
+/// The stack's settings with Redis found only through the Sentinels, this
+/// test's pace, and no rate limits (one client plays every fan).
+fn redis_target(sentinel: &SentinelSettings) -> RedisTarget {
+    RedisTarget {
+        url: UNUSED_REDIS_URL.to_owned(),
+        sentinel: Some(sentinel.clone()),
+    }
+}
+
+fn booking_settings(
     db_url: &str,
     prefix: &str,
     sentinel: &SentinelSettings,
-    listener: tokio::net::TcpListener,
     gateway: &str,
-) {
-    let settings = booking::Settings {
-        database_url: db_url.to_owned().into(),
-        database_max_connections: 10,
-        redis_url: UNUSED_REDIS_URL.to_owned().into(),
-        redis_sentinel: Some(sentinel.clone()),
-        redis_key_prefix: prefix.to_owned(),
-        addr: "127.0.0.1:0".parse().unwrap(),
-        admin_token: Some(ADMIN.into()),
-        jwks_url: format!("{gateway}/.well-known/jwks.json"),
-        hold_ttl: Duration::from_secs(300),
-        max_seats_per_user: 4,
-        cors_allowed_origins: CorsOrigins::List(vec![gateway.parse().unwrap()]),
-        run_migrations: true,
-        sweep_interval: Duration::from_secs(1),
+    data_dir: &Path,
+) -> booking::Settings {
+    booking::Settings {
         limits: shared::limits::RateLimitSettings::off(),
-        serve: shared::serve::ServeSettings::default(),
-        audit_interval: Duration::from_secs(1),
-        session_ttl: Duration::from_secs(3600),
-        session_private_key_file: None,
-        data_dir: std::env::temp_dir().join(format!("failover-{}", uuid::Uuid::new_v4())),
-    };
-    let app = booking::Application::build_on(settings, listener)
-        .await
-        .expect("booking builds with Sentinel settings");
-    tokio::spawn(app.run_until_stopped());
+        ..stack::booking_settings(db_url, prefix, &redis_target(sentinel), gateway, data_dir)
+    }
 }
 
-async fn start_gateway(
+fn gateway_settings(
     db_url: &str,
     prefix: &str,
     sentinel: &SentinelSettings,
     data_dir: &Path,
     booking: &str,
-) -> String {
-    let settings = gateway::Settings {
-        addr: "127.0.0.1:0".into(),
-        database_url: db_url.to_owned(),
-        redis_url: UNUSED_REDIS_URL.to_owned(),
-        redis_sentinel: Some(sentinel.clone()),
-        key_prefix: prefix.to_owned(),
-        admin_token: Some(ADMIN.to_owned().into()),
+) -> gateway::Settings {
+    gateway::Settings {
         tick: Duration::from_millis(TICK_MS as u64),
         admit_per_tick: ADMIT_PER_TICK,
-        max_active: 1000,
         active_ttl: Duration::from_millis(ACTIVE_TTL_MS as u64),
-        idle_timeout: Duration::from_secs(120),
-        data_dir: data_dir.to_owned(),
-        jwt_private_key_file: None,
-        jwt_previous_key_files: Vec::new(),
-        run_ticker: true,
-        db_pool_size: 4,
-        booking_public_url: booking.to_owned(),
-        identity_jwks_url: format!("{booking}/.well-known/jwks.json"),
-        identity: shared::tokens::IdentityPolicy::default(),
         limits: shared::limits::RateLimitSettings::off(),
-        serve: shared::serve::ServeSettings::default(),
-    };
-    let app = gateway::Application::build(settings)
-        .await
-        .expect("the gateway builds with Sentinel settings");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    address
-}
-
-/// Send `request` and demand `expected`; returns the JSON body.
-async fn expect(request: reqwest::RequestBuilder, expected: StatusCode) -> Value {
-    let response = request.send().await.expect("an answer");
-    let status = response.status();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    assert_eq!(status, expected, "{body}");
-    body
+        ..stack::gateway_settings(db_url, prefix, &redis_target(sentinel), booking, data_dir)
+    }
 }
 
 /// What a watcher of the concert's active set saw: each admitted ticket
@@ -261,9 +219,16 @@ async fn run() {
     let data_dir = std::env::temp_dir().join(format!("failover-{}", uuid::Uuid::new_v4()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let bk = format!("http://{}", listener.local_addr().unwrap());
-    let gw1 = start_gateway(&db_url, &prefix, &sentinel, &data_dir, &bk).await;
-    let gw2 = start_gateway(&db_url, &prefix, &sentinel, &data_dir, &bk).await;
-    start_booking(&db_url, &prefix, &sentinel, listener, &gw1).await;
+    let gw1 = stack::start_gateway(gateway_settings(
+        &db_url, &prefix, &sentinel, &data_dir, &bk,
+    ))
+    .await;
+    let gw2 = stack::start_gateway(gateway_settings(
+        &db_url, &prefix, &sentinel, &data_dir, &bk,
+    ))
+    .await;
+    let settings = booking_settings(&db_url, &prefix, &sentinel, &gw1, &data_dir);
+    stack::start_booking(settings, listener).await;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
