@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{SecondsFormat, TimeZone, Utc};
 use redis::Script;
@@ -275,15 +275,5 @@ async fn logout(
     responses((status = 200, description = "The JWKS (RFC 7517); cacheable for a minute", body = shared::tokens::Jwks)),
 )]
 async fn jwks(State(state): State<AppState>) -> Response {
-    let mut response = state.issuer.jwks_body.clone().into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=60"),
-    );
-    response
+    shared::tokens::jwks_response(state.issuer.jwks_body.clone())
 }

@@ -4,8 +4,8 @@
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::header;
+use axum::response::Response;
 use shared::cache::{BoundedCache, Budget, bounded};
 use shared::ids::{ConcertId, UserId};
 use shared::sessions::SessionError;
@@ -278,20 +278,10 @@ pub fn router() -> OpenApiRouter<AppState> {
     tag = "tokens",
     summary = "Public keys of queue tickets and access tokens (JWKS)",
     security(()),
-    responses((status = 200, description = "The JWKS (RFC 7517); cacheable for 5 minutes", body = shared::tokens::Jwks)),
+    responses((status = 200, description = "The JWKS (RFC 7517); cacheable for a minute", body = shared::tokens::Jwks)),
 )]
 async fn jwks(State(state): State<AppState>) -> Response {
-    let mut response = state.tokens.jwks_body.clone().into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
-    );
-    response
+    shared::tokens::jwks_response(state.tokens.jwks_body.clone())
 }
 
 #[cfg(test)]

@@ -70,6 +70,26 @@ impl Jwks {
     }
 }
 
+/// The answer of `GET /.well-known/jwks.json` for a serialised JWKS: JSON,
+/// cacheable for 60 s, the longest API.md (Tokens) lets anyone keep public
+/// keys, so a key dropped from the set is gone from every cache within a
+/// minute.
+pub fn jwks_response(body: Vec<u8>) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse;
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=60"),
+    );
+    response
+}
+
 /// Fetches and caches a remote JWKS.
 ///
 /// Keys are refreshed every `max_age` (60 s: API.md, Tokens), and at once when a token names a `kid`

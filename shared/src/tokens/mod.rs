@@ -25,7 +25,7 @@ pub mod session;
 pub use batch::{SignatureCheck, verify_signatures};
 pub use cache::VerifiedCache;
 pub use ed25519_dalek::VerifyingKey;
-pub use jwks::{Jwk, Jwks, JwksClient};
+pub use jwks::{Jwk, Jwks, JwksClient, jwks_response};
 pub use keys::{KeySet, Signer, load_or_generate_signing_key, load_public_key_pem};
 pub use session::{IdentityPolicy, SessionClaims, encode_session, verify_session};
 
