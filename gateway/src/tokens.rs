@@ -3,8 +3,8 @@
 //! public keys as a JWKS.
 
 use axum::extract::{FromRequestParts, State};
-use axum::http::request::Parts;
 use axum::http::header;
+use axum::http::request::Parts;
 use axum::response::Response;
 use shared::cache::{BoundedCache, Budget, bounded};
 use shared::ids::{ConcertId, UserId};

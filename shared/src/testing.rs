@@ -199,6 +199,44 @@ pub async fn scrape_metrics(client: &reqwest::Client, base: &str) -> String {
     response.text().await.expect("a metrics body")
 }
 
+/// Assert that what a hostile client sends ([`send_junk`]) adds no metric
+/// series to the service at `base`: a first round creates the few series of
+/// the closed label set, then, once `ready` accepts a scrape (the
+/// background tasks' series are there), a second round must change nothing,
+/// name none of its invented methods or paths, and count as `other` and
+/// `unmatched` (API.md, Limits). `known_path` is a route the service serves.
+pub async fn assert_junk_adds_no_series(
+    client: &reqwest::Client,
+    base: &str,
+    known_path: &str,
+    ready: impl Fn(&str) -> bool,
+) {
+    send_junk(client, base, known_path).await;
+    // A scrape counts itself from the next one on.
+    scrape_metrics_until(client, base, 0, |_| true).await;
+    let before = scrape_metrics_until(client, base, 40, ready).await;
+
+    let invented = send_junk(client, base, known_path).await;
+    let after = scrape_metrics_until(client, base, 0, |_| true).await;
+
+    let (before, after) = (series(&before), series(&after));
+    let added: Vec<_> = after.difference(&before).collect();
+    assert!(added.is_empty(), "new series: {added:?}");
+    assert_eq!(before.len(), after.len());
+    let text = after.iter().cloned().collect::<Vec<_>>().join("\n");
+    for token in &invented {
+        assert!(!text.contains(token.as_str()), "{token} became a label");
+    }
+    assert!(
+        text.contains(r#"method="other""#),
+        "invented methods count as other"
+    );
+    assert!(
+        text.contains(r#"route="unmatched""#),
+        "unknown paths count as unmatched"
+    );
+}
+
 /// Scrape `<base>/metrics` every 250 ms until `ready` accepts the text (at
 /// most `attempts` times); returns the last scrape either way.
 pub async fn scrape_metrics_until(
@@ -328,6 +366,31 @@ pub fn documented_operations(
         }
     }
     operations
+}
+
+/// Assert that `document` (the served OpenAPI document) lists exactly the
+/// paths of `routes` (the router's, see [`router_paths`]), which must
+/// include every path of `known`, and that the running service at `base`
+/// answers exactly the documented methods ([`undocumented_operations`]).
+pub async fn assert_routes_documented(
+    client: &reqwest::Client,
+    base: &str,
+    routes: &std::collections::BTreeSet<String>,
+    document: &serde_json::Value,
+    known: &[&str],
+) {
+    for path in known {
+        assert!(routes.contains(*path), "{path} not found in {routes:?}");
+    }
+    let documented: std::collections::BTreeSet<String> = document["paths"]
+        .as_object()
+        .expect("paths")
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(*routes, documented, "router paths vs documented paths");
+    let wrong = undocumented_operations(client, base, routes, document).await;
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
 /// The methods a route may serve that [`undocumented_operations`] tries.
