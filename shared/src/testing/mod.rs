@@ -1,0 +1,287 @@
+//! Test support: every test gets its own Postgres database and Redis key
+//! prefix on the real servers, so tests run in parallel on shared servers.
+//! [`TcpProxy`] sits between a service and Redis or Postgres so a test can cut
+//! the connection (an outage) and restore it without touching the servers
+//! other tests use.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::broadcast;
+
+mod metrics;
+mod openapi;
+
+pub use metrics::{
+    assert_junk_adds_no_series, assert_moved, metric_sum, metric_value, scrape_metrics,
+    scrape_metrics_until, send_junk, series,
+};
+pub use openapi::{
+    PROBED_METHODS, assert_routes_documented, document_gaps, documented_operations, router_paths,
+    undocumented_operations,
+};
+
+/// Postgres server URL for tests (`TEST_DATABASE_URL`, without a database name).
+pub fn postgres_server_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// Redis URL for tests (`TEST_REDIS_URL`).
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A Redis key prefix no other test uses.
+pub fn random_prefix() -> String {
+    format!("test:{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Serve `jwks` at `http://127.0.0.1:<port>/.well-known/jwks.json` for the
+/// rest of the test; returns that URL. A real HTTP endpoint, like any issuer's.
+pub async fn serve_jwks(jwks: crate::tokens::Jwks) -> String {
+    let router = axum::Router::new().route(
+        "/.well-known/jwks.json",
+        axum::routing::get(move || {
+            let jwks = jwks.clone();
+            async move { axum::Json(jwks) }
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the JWKS server");
+    let port = listener.local_addr().expect("JWKS address").port();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://127.0.0.1:{port}/.well-known/jwks.json")
+}
+
+/// An identity provider for tests of the gateway alone: a signing key whose
+/// JWKS is served over HTTP, and session tokens in booking's format.
+pub struct IdentityProvider {
+    pub signer: crate::tokens::Signer,
+    pub jwks_url: String,
+}
+
+impl IdentityProvider {
+    pub async fn start() -> Self {
+        let signer = crate::tokens::Signer::generate();
+        let jwks_url = serve_jwks(crate::tokens::Jwks {
+            keys: vec![signer.jwk()],
+        })
+        .await;
+        Self { signer, jwks_url }
+    }
+
+    /// A session token of `user`, valid for an hour from now.
+    pub fn session(&self, user: i64) -> String {
+        crate::tokens::encode_session(&self.signer, &self.session_claims(user))
+    }
+
+    /// Fresh session claims of `user` (a new `jti`), valid for an hour.
+    pub fn session_claims(&self, user: i64) -> crate::tokens::SessionClaims {
+        let now = crate::unix_now();
+        crate::tokens::SessionClaims {
+            user_id: crate::ids::UserId::new(user).expect("a positive user id"),
+            session_id: Some(uuid::Uuid::new_v4().to_string()),
+            issued_at: now,
+            expires_at: now + 3600,
+        }
+    }
+}
+
+/// A fresh database with `migrations` applied. Returns its URL and a pool.
+/// Databases are named `test_<uuid>`; the test command drops old ones.
+pub async fn fresh_database(migrations: &Path) -> (String, PgPool) {
+    let server = postgres_server_url();
+    let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = PgConnection::connect(&format!("{server}/postgres"))
+        .await
+        .expect("Postgres is reachable for tests (see scripts/services.sh)");
+    admin
+        .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+        .await
+        .expect("create the test database");
+    let url = format!("{server}/{name}");
+    let pool = PgPoolOptions::new()
+        .max_connections(20)
+        .connect(&url)
+        .await
+        .expect("connect to the test database");
+    sqlx::migrate::Migrator::new(migrations)
+        .await
+        .expect("read migrations")
+        .run(&pool)
+        .await
+        .expect("apply migrations");
+    (url, pool)
+}
+
+/// A TCP forwarder that can be cut and restored.
+pub struct TcpProxy {
+    port: u16,
+    up: Arc<AtomicBool>,
+    cut: broadcast::Sender<()>,
+}
+
+impl TcpProxy {
+    /// Forward a local port to `target` (`host:port`).
+    pub async fn start(target: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let port = listener.local_addr().expect("proxy address").port();
+        let up = Arc::new(AtomicBool::new(true));
+        let (cut, _) = broadcast::channel(1);
+        let target = target.to_owned();
+        let (up2, cut2) = (up.clone(), cut.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !up2.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let target = target.clone();
+                let mut cut_rx = cut2.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {},
+                        _ = cut_rx.recv() => {},
+                    }
+                });
+            }
+        });
+        Self { port, up, cut }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Drop every open connection and refuse new ones.
+    pub fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        let _ = self.cut.send(());
+    }
+
+    /// Accept connections again.
+    pub fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A Redis server of one test's own, started by `scripts/redis-scratch.sh`
+/// on a free port, without persistence: [`ScratchRedis::restart_empty`] is a
+/// production restart that lost every key. Killed when dropped.
+pub struct ScratchRedis {
+    port: u16,
+    dir: std::path::PathBuf,
+    child: std::sync::Mutex<Option<tokio::process::Child>>,
+}
+
+impl ScratchRedis {
+    /// Start the server and wait until it answers `PING`.
+    pub async fn start() -> Self {
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+            probe.local_addr().expect("its address").port()
+        };
+        let dir =
+            std::env::temp_dir().join(format!("redis-scratch-{}", uuid::Uuid::new_v4().simple()));
+        let server = Self {
+            port,
+            dir,
+            child: std::sync::Mutex::new(None),
+        };
+        server.spawn().await;
+        server
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kill the server (`SIGKILL`) and start a new, empty one on the same port.
+    pub async fn restart_empty(&self) {
+        let child = self.child.lock().expect("the child").take();
+        if let Some(mut child) = child {
+            child.kill().await.expect("kill redis-server");
+        }
+        self.spawn().await;
+    }
+
+    async fn spawn(&self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/redis-scratch.sh");
+        let child = tokio::process::Command::new(script)
+            .arg(self.port.to_string())
+            .arg(&self.dir)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("scripts/redis-scratch.sh starts");
+        *self.child.lock().expect("the child") = Some(child);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let ping = async {
+                let client = redis::Client::open(self.url())?;
+                let mut conn = client.get_multiplexed_async_connection().await?;
+                redis::cmd("PING").query_async::<String>(&mut conn).await
+            };
+            if ping.await.is_ok() {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the scratch Redis did not answer within 30 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for ScratchRedis {
+    fn drop(&mut self) {
+        if let Ok(mut child) = self.child.lock()
+            && let Some(child) = child.as_mut()
+        {
+            let _ = child.start_kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Delete every key under `prefix` (`<prefix>:*`): what a `FLUSHDB` does to
+/// one test's keys, without touching the other tests sharing the server.
+pub async fn delete_prefix(redis: &mut crate::infra::RedisConnection, prefix: &str) {
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(redis)
+        .await
+        .expect("KEYS");
+    if !keys.is_empty() {
+        let () = redis::cmd("DEL")
+            .arg(&keys)
+            .query_async(redis)
+            .await
+            .expect("DEL");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::metric_sum;
+
+    #[test]
+    fn metric_sum_adds_the_matching_samples() {
+        let text = "# TYPE x counter\nx{a=\"1\",b=\"2\"} 3\nx{a=\"1\",b=\"3\"} 4\ny 5\nx_total 9\n";
+        assert_eq!(metric_sum(text, "x", &[("a", "1")]), Some(7.0));
+        assert_eq!(metric_sum(text, "x", &[("b", "3")]), Some(4.0));
+        assert_eq!(metric_sum(text, "y", &[]), Some(5.0));
+        assert_eq!(metric_sum(text, "x", &[("a", "2")]), None);
+        assert_eq!(metric_sum(text, "z", &[]), None);
+    }
+}
