@@ -15,7 +15,7 @@
 //! | `tq:{c:42}:config` | hash | `paused`, `admit_per_tick`, `max_active`, and for a scheduled opening `opens_at` (Unix ms), `draw_base`, `draw_seed` (secret until the opening), `draw_commitment` (the operators' settings, copied from Postgres's `queue_settings`); `drawn` once the pre-queue was drawn; `sold_out` (0/1) and `seats_available`, from the ticker's count in Postgres (at most [`crate::availability::CHECK_MS`] old); after a data loss also `resume_seq`, `resume_until` (see `restore.lua`) |
 //! | `tq:{c:42}:tick` | string | last tick number run: the exactly-once guard |
 //! | `tq:{c:42}:admits` | zset | `<tick>:<admitted>` → tick time, the last minute of ticks |
-//! | `tq:{c:42}:stats` | hash | `admitted_last_minute`, `window_ms` (the measured rate) |
+//! | `tq:{c:42}:stats` | hash | `admitted_last_minute`, `window_ms` (the measured rate); `ticks` and `admitted_sq`, the number of ticks in the window and the sum of the squares of their admissions (the rate's spread, for `eta_range_seconds`: [`crate::queue::eta`]) |
 //! | `tq:{c:42}:epoch` | string | the queue's epoch: written last when the keys are built (`restore.lua`); missing means Redis lost the queue (see [`crate::recovery`]) |
 //! | `tq:concerts` | set | concert ids with a queue, so the ticker knows what to tick (copied from Postgres's `queue_settings`) |
 //! | `tq:concerts-loaded` | string | `tq:concerts` was copied from Postgres into this Redis; missing after a data loss |

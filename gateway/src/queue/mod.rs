@@ -6,6 +6,7 @@
 //! `QueueStatus`.
 
 mod calls;
+pub mod eta;
 mod join;
 mod settings;
 mod status;
@@ -46,6 +47,10 @@ pub enum Place {
         /// Seats neither held nor sold on the concert's upcoming schedules
         /// (the ticker's count, at most 5 s old); `None` if not counted.
         seats_available: Option<u64>,
+        /// Ticks in the rate window, and the sum of the squares of what
+        /// each admitted: the spread of the rate ([`eta`]).
+        ticks: u64,
+        admitted_sq: u64,
     },
     /// In the pre-queue: before the scheduled opening (API.md, "Scheduled
     /// opening, fair draw").
@@ -101,6 +106,8 @@ impl Place {
                 admitted_last_minute: u(4)?,
                 window_ms: u(5)?,
                 seats_available: fields.get(6).and_then(|n| n.parse().ok()),
+                ticks: fields.get(7).and_then(|n| n.parse().ok()).unwrap_or(0),
+                admitted_sq: fields.get(8).and_then(|n| n.parse().ok()).unwrap_or(0),
             }),
             "p" => Ok(Place::Prequeue {
                 opens_at_ms: int(1)?,
@@ -206,6 +213,16 @@ pub struct Waiting {
     /// minute; `null` while paused or before anyone was admitted.
     #[schema(required = true)]
     pub eta_seconds: Option<u64>,
+    /// `[low, high]` in seconds: the range that should contain the real wait
+    /// 8 times out of 10. From the spread of the per-tick admissions over
+    /// the last minute: with mean `m` and variance `v` over `n` ticks, a
+    /// wait of `k = position / m` ticks has a relative rate spread
+    /// `c = sqrt(v/k + v/n) / m`, and the range is `eta / (1 ± 1.2816 c)`
+    /// widened by one tick on either side (ARCHITECTURE.md, "ETA and its
+    /// range"). Always contains `eta_seconds`; `null` while paused or when
+    /// no estimate exists.
+    #[schema(required = true, min_items = 2, max_items = 2)]
+    pub eta_range_seconds: Option<[u64; 2]>,
     /// When to poll again, in milliseconds (well inside the idle timeout,
     /// `QUEUE_IDLE_TIMEOUT_SECS`).
     #[schema(minimum = 250)]
@@ -259,16 +276,7 @@ pub enum ActiveTag {
     Active,
 }
 
-/// Seconds until `position` reaches the front at the measured admission
-/// rate (`admitted` users over the last `window_ms`); unknown while paused
-/// or before anyone was admitted.
-pub fn eta_seconds(position: u64, admitted: u64, window_ms: u64, paused: bool) -> Option<u64> {
-    if paused || admitted == 0 || window_ms == 0 {
-        return None;
-    }
-    let ms = u128::from(position) * u128::from(window_ms);
-    u64::try_from(ms.div_ceil(u128::from(admitted) * 1000)).ok()
-}
+pub use eta::eta_seconds;
 
 /// When the client should poll again: about a tenth of the ETA, so the
 /// answer is fresh where it matters (near the front, at the tick rate) and
@@ -308,8 +316,16 @@ pub fn render(
             admitted_last_minute,
             window_ms,
             seats_available,
+            ticks,
+            admitted_sq,
         } => {
-            let eta = eta_seconds(position, admitted_last_minute, window_ms, paused);
+            let rate = eta::Rate {
+                admitted: admitted_last_minute,
+                window_ms,
+                ticks,
+                admitted_sq,
+            };
+            let (eta, eta_range) = eta::estimate(position, rate, paused);
             let idle_ms = u64::try_from(settings.idle_timeout.as_millis()).unwrap_or(u64::MAX);
             let tick_ms = u64::try_from(settings.tick.as_millis()).unwrap_or(u64::MAX);
             Some(QueueStatus::Waiting(Waiting {
@@ -317,6 +333,7 @@ pub fn render(
                 position,
                 waiting,
                 eta_seconds: eta,
+                eta_range_seconds: eta_range,
                 poll_after_ms: poll_after_ms(eta, paused, tick_ms, idle_ms),
                 paused,
                 seats_available,
@@ -369,15 +386,6 @@ pub fn render(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn eta_follows_the_measured_rate() {
-        // 100 admitted over 10 s = 10/s; position 50 → 5 s.
-        assert_eq!(eta_seconds(50, 100, 10_000, false), Some(5));
-        assert_eq!(eta_seconds(51, 100, 10_000, false), Some(6));
-        assert_eq!(eta_seconds(50, 100, 10_000, true), None);
-        assert_eq!(eta_seconds(50, 0, 10_000, false), None);
-    }
 
     #[test]
     fn polls_are_short_near_the_front_and_long_far_back() {

@@ -85,16 +85,18 @@ end
 -- rate), read once per script call; anything that changes the line clears it.
 local function line()
   if not line_cache then
-    local stats = redis.call('HMGET', KEYS[10], 'admitted_last_minute', 'window_ms')
+    local stats = redis.call('HMGET', KEYS[10], 'admitted_last_minute', 'window_ms', 'ticks', 'admitted_sq')
     local config = redis.call('HMGET', KEYS[7], 'paused', 'seats_available')
     line_cache = {redis.call('ZCARD', KEYS[2]), config[1] or '0',
-                  tonumber(stats[1] or '0'), tonumber(stats[2] or '0'), config[2] or '-'}
+                  tonumber(stats[1] or '0'), tonumber(stats[2] or '0'), config[2] or '-',
+                  stats[3] or '0', stats[4] or '0'}
   end
   return line_cache
 end
 
 -- Returns the place of `ticket`:
---   {'w', position, waiting, paused, admitted_last_minute, window_ms, seats_available}
+--   {'w', position, waiting, paused, admitted_last_minute, window_ms, seats_available,
+--    ticks in the rate window, sum of squares of their admissions}
 --   {'p', opens_at, draw_commitment}  in the pre-queue (before the opening)
 --   {'a', session_end_ms, epoch}
 --   {'s'}                       sold out: a waiting or pre-queue ticket is dropped
@@ -111,7 +113,7 @@ local function queue_status(ticket, now)
       return {'p', s[3], s[4]}
     end
     local l = line()
-    return {'w', rank + 1, l[1], l[2], l[3], l[4], l[5]}
+    return {'w', rank + 1, l[1], l[2], l[3], l[4], l[5], l[6], l[7]}
   end
   local ends = redis.call('ZSCORE', KEYS[3], ticket)
   if ends and tonumber(ends) > now then
@@ -123,12 +125,14 @@ end
 
 -- A status as one line of text, the reply format of polls and joins (one
 -- bulk string per request is far cheaper to build and parse than an array):
---   'w <position> <waiting> <paused 0/1> <admitted_last_minute> <window_ms> <seats_available or ->'
+--   'w <position> <waiting> <paused 0/1> <admitted_last_minute> <window_ms> <seats_available or ->
+--      <ticks> <admitted_sq>'
 --   'p <opens_at_ms> <draw_commitment>', 'a <session_end_ms> <epoch>', 's',
 --   'n', 'n idle', or 'x' (the queue was lost)
 local function encode(status)
   if status[1] == 'w' then
-    return string.format('w %d %d %s %d %d %s', status[2], status[3], status[4], status[5], status[6], status[7])
+    return string.format('w %d %d %s %d %d %s %s %s', status[2], status[3], status[4], status[5], status[6],
+                         status[7], status[8], status[9])
   end
   return table.concat(status, ' ')
 end

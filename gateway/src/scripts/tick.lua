@@ -100,7 +100,18 @@ end
 local oldest = redis.call('ZRANGE', KEYS[9], 0, 0, 'WITHSCORES')
 local window = 0
 if oldest[2] then window = now - tonumber(oldest[2]) + tonumber(ARGV[9]) end
-redis.call('HSET', KEYS[10], 'window_ms', window)
+-- The spread of the rate, for `eta_range_seconds` (gateway/src/queue/eta.rs):
+-- how many ticks the window holds and the sum of squares of what each
+-- admitted. Recounted from the window's entries (at most one per tick of
+-- the last minute), so it cannot drift from them.
+local entries = redis.call('ZRANGE', KEYS[9], 0, -1)
+local squares = 0
+for _, entry in ipairs(entries) do
+  local a = tonumber(string.match(entry, ':(%d+)$'))
+  squares = squares + a * a
+end
+redis.call('HSET', KEYS[10], 'window_ms', window, 'ticks', #entries,
+           'admitted_sq', string.format('%d', squares))
 local in_window = tonumber(redis.call('HGET', KEYS[10], 'admitted_last_minute') or '0')
 local reply = {1, admitted, #ended, #idle, redis.call('ZCARD', KEYS[2]), redis.call('ZCARD', KEYS[3]),
                in_window, window, paused and 1 or 0, max_active, per_tick}
