@@ -12,6 +12,8 @@
 //! | `queue_tick_duration_seconds` | histogram | | one round of ticks |
 //! | `queue_wait_predicted_seconds` | histogram | | the ETA answered on a first join |
 //! | `queue_wait_duration_seconds` | histogram | | actual join-to-admission time |
+//! | `queue_eta_range_total` | counter | `outcome` = `inside`, `below`, `above` | per admitted user whose ticket carried an estimate: whether the real wait fell inside `eta_range_seconds` shown when the ticket was issued (below `low`, above `high`) |
+//! | `queue_eta_relative_error` | histogram | | per such user: `\|eta_seconds - real wait\| / real wait` of that estimate |
 //! | `tokens_issued_total` | counter | `kind` = `ticket`, `access` | signing |
 //! | `token_rejections_total` | counter | `reason` | verification |
 //! | `redis_errors_total`, `postgres_errors_total` | counter | | failed calls |
@@ -27,7 +29,7 @@
 use std::time::Duration;
 
 use shared::ids::ConcertId;
-use shared::tokens::Claims;
+use shared::tokens::{Claims, ShownEta};
 
 use crate::health;
 use crate::queue::{Place, QueueStatus, Waiting};
@@ -96,6 +98,31 @@ pub fn record_admitted_wait(state: &AppState, ticket: &Claims, place: Place) {
     let admitted_ms = session_end_ms.saturating_sub(ttl_ms);
     let waited_ms = admitted_ms.saturating_sub(ticket.issued_at.saturating_mul(1000));
     metrics::histogram!("queue_wait_duration_seconds").record(waited_ms.max(0) as f64 / 1000.0);
+    if let Some(shown) = ticket.shown_eta {
+        let (outcome, error) = eta_calibration(shown, admitted_ms);
+        metrics::counter!("queue_eta_range_total", "outcome" => outcome).increment(1);
+        metrics::histogram!("queue_eta_relative_error").record(error);
+    }
+}
+
+/// How an estimate shown at `shown.at_ms` compares with an admission at
+/// `admitted_ms`: `inside`, `below` or `above` the range, and the relative
+/// error of `eta_seconds`, `|eta - real| / real` (real waits under one
+/// second count as one second).
+#[expect(clippy::cast_precision_loss, reason = "seconds far below 2^52")]
+pub fn eta_calibration(shown: ShownEta, admitted_ms: i64) -> (&'static str, f64) {
+    let real_ms = admitted_ms.saturating_sub(shown.at_ms).max(0);
+    let [low, high] = shown.range_seconds;
+    let as_ms = |s: u64| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let outcome = if real_ms < as_ms(low) {
+        "below"
+    } else if real_ms > as_ms(high) {
+        "above"
+    } else {
+        "inside"
+    };
+    let real = real_ms.max(1000) as f64 / 1000.0;
+    (outcome, (shown.eta_seconds as f64 - real).abs() / real)
 }
 
 /// Every few seconds until shutdown: the readiness verdict and the pool.
@@ -116,6 +143,20 @@ pub async fn run_upkeep(state: AppState) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_estimate_is_judged_against_the_real_wait() {
+        let shown = ShownEta {
+            at_ms: 10_000,
+            eta_seconds: 10,
+            range_seconds: [8, 13],
+        };
+        assert_eq!(eta_calibration(shown, 20_000), ("inside", 0.0));
+        assert_eq!(eta_calibration(shown, 18_000), ("inside", 0.25));
+        assert_eq!(eta_calibration(shown, 17_999).0, "below");
+        assert_eq!(eta_calibration(shown, 23_001).0, "above");
+        assert_eq!(eta_calibration(shown, 30_000), ("above", 0.5));
+    }
 
     #[test]
     fn the_rate_is_admissions_over_the_window() {

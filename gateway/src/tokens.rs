@@ -36,12 +36,14 @@ pub const ACCESS_CACHE: Budget = Budget::mib(200_000, 128);
 /// Size of the cache of verified session tokens (joins).
 pub const SESSION_CACHE: Budget = Budget::mib(100_000, 96);
 
-/// What a queue ticket records of its place: the queue's epoch and the
-/// join sequence number (`None` when the user is not waiting).
+/// What a queue ticket records of its place: the queue's epoch, the join
+/// sequence number (`None` when the user is not waiting) and the wait the
+/// user was shown (`None` without an estimate).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TicketPlace {
     pub epoch: Option<i64>,
     pub seq: Option<i64>,
+    pub shown_eta: Option<shared::tokens::ShownEta>,
 }
 
 pub struct TokenService {
@@ -114,6 +116,7 @@ impl TokenService {
             expires_at: now_secs + TICKET_LIFETIME_SECS,
             queue_epoch: place.epoch,
             seq: place.seq,
+            shown_eta: place.shown_eta,
         };
         tokens::encode(&self.signer, &claims)
     }
@@ -146,6 +149,7 @@ impl TokenService {
                     expires_at: session_end_secs,
                     queue_epoch: epoch,
                     seq: None,
+                    shown_eta: None,
                 };
                 Ok::<_, std::convert::Infallible>(tokens::encode(&self.signer, &claims))
             })
@@ -314,6 +318,7 @@ mod tests {
                 expires_at: 200,
                 queue_epoch: None,
                 seq: None,
+                shown_eta: None,
             },
         );
         assert!(

@@ -19,6 +19,7 @@ fn claims() -> Claims {
         expires_at: now + 600,
         queue_epoch: None,
         seq: None,
+        shown_eta: None,
     }
 }
 

@@ -26,6 +26,10 @@ pub const WAIT_BUCKETS: &[f64] = &[
     1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 14400.0,
 ];
 
+/// Buckets for the `queue_eta_*` histograms: the relative error of the
+/// estimated wait, `|eta - real| / real` (0.2 = 20 %).
+pub const RATIO_BUCKETS: &[f64] = &[0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0];
+
 /// Install JSON logging to stdout, filtered by `RUST_LOG` (default `info`).
 pub fn init_logging() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
@@ -59,6 +63,8 @@ pub fn metrics_handle() -> PrometheusHandle {
                 )
                 .expect("buckets are not empty")
                 .set_buckets_for_metric(Matcher::Prefix("queue_wait_".into()), WAIT_BUCKETS)
+                .expect("buckets are not empty")
+                .set_buckets_for_metric(Matcher::Prefix("queue_eta_".into()), RATIO_BUCKETS)
                 .expect("buckets are not empty")
                 .build_recorder();
             let handle = recorder.handle();

@@ -30,6 +30,7 @@ async fn missing_malformed_foreign_and_expired_tokens_are_unauthenticated() {
         expires_at: now + 600,
         queue_epoch: None,
         seq: None,
+        shown_eta: None,
     };
     assert_problem(
         app.get(&path, &encode(&foreign, &claims)).await,

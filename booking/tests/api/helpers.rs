@@ -184,6 +184,7 @@ impl TestApp {
             expires_at: now + 600,
             queue_epoch: None,
             seq: None,
+            shown_eta: None,
         };
         (encode(&self.signer, &claims), ticket_id)
     }

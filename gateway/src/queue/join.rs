@@ -91,7 +91,7 @@ pub async fn join(
         ));
     }
     let reply = join_script(&state, concert, user).await?;
-    let (ticket, created, ticket_place, place) = parse_join(super::line(&reply)?)?;
+    let (ticket, created, mut ticket_place, place) = parse_join(super::line(&reply)?)?;
     if created {
         metrics::counter!("queue_joins_total").increment(1);
     }
@@ -99,6 +99,18 @@ pub async fn join(
         .ok_or_else(|| ApiError::Protocol("a ticket just joined has no place".into()))?;
     if created {
         crate::metrics::record_predicted_wait(&status);
+    }
+    // The ticket carries what it was shown, to be compared with the real
+    // wait at admission (`queue_eta_*`).
+    if let QueueStatus::Waiting(w) = &status {
+        ticket_place.shown_eta =
+            w.eta_seconds
+                .zip(w.eta_range_seconds)
+                .map(|(eta, range)| shared::tokens::ShownEta {
+                    at_ms: state.clock.now_ms(),
+                    eta_seconds: eta,
+                    range_seconds: range,
+                });
     }
     let token =
         state
@@ -196,6 +208,7 @@ fn parse_join(reply: &str) -> Result<(Uuid, bool, TicketPlace, Place), ApiError>
     let ticket_place = TicketPlace {
         epoch: number(epoch),
         seq: seq_number(seq),
+        shown_eta: None,
     };
     Ok((ticket, *created == "1", ticket_place, Place::parse(status)?))
 }

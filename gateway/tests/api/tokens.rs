@@ -133,6 +133,7 @@ async fn forged_expired_and_misdirected_tokens_are_refused() {
         expires_at: exp,
         queue_epoch: None,
         seq: None,
+        shown_eta: None,
     };
     assert_eq!(app.poll(concert, &genuine).await.0, StatusCode::OK);
 

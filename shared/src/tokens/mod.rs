@@ -99,6 +99,26 @@ pub struct WireClaims {
     /// [`Claims::seq`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<i64>,
+    /// Private claim of queue tickets: the wait the holder was told when
+    /// the ticket was issued (see [`Claims::shown_eta`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eta: Option<ShownEta>,
+}
+
+/// The estimate a waiting user was shown when their queue ticket was
+/// issued, carried by the ticket so that the gateway can compare it with
+/// the real wait at admission (the `queue_eta_*` metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShownEta {
+    /// When it was shown (Unix milliseconds).
+    #[serde(rename = "at")]
+    pub at_ms: i64,
+    /// `eta_seconds`.
+    #[serde(rename = "s")]
+    pub eta_seconds: u64,
+    /// `eta_range_seconds` `[low, high]`.
+    #[serde(rename = "r")]
+    pub range_seconds: [u64; 2],
 }
 
 /// Claims of a token that passed verification, in their parsed form.
@@ -122,6 +142,9 @@ pub struct Claims {
     /// place in line, so a ticket whose place Redis lost is put back where
     /// it was relative to every other ticket.
     pub seq: Option<i64>,
+    /// `eta`, queue tickets only: the wait shown when the ticket was issued
+    /// (`None` when it had no estimate, e.g. in the pre-queue).
+    pub shown_eta: Option<ShownEta>,
 }
 
 impl Claims {
@@ -138,6 +161,7 @@ impl Claims {
             scope: self.audience.scope().to_owned(),
             qep: self.queue_epoch,
             seq: self.seq,
+            eta: self.shown_eta,
         }
     }
 }
@@ -413,6 +437,7 @@ fn check_claims(wire: &WireClaims, accepted: &[Audience], now: i64) -> Result<Cl
         expires_at: wire.exp,
         queue_epoch: wire.qep,
         seq: wire.seq,
+        shown_eta: wire.eta,
     })
 }
 

@@ -11,6 +11,7 @@ fn claims(audience: Audience, now: i64) -> Claims {
         expires_at: now + 60,
         queue_epoch: None,
         seq: None,
+        shown_eta: None,
     }
 }
 
