@@ -4,6 +4,13 @@
 //! order anyone can recompute from the published seed and the ticket ids;
 //! a loss of Redis keeps the schedule and the draw; a sold-out concert
 //! answers `sold_out` and admits nobody.
+//!
+//! [`draw`] takes the draw to 1,000 tickets, three gateways and a restart;
+//! [`estimates`] covers the ETA range, its calibration metrics and
+//! `seats_available`.
+
+mod draw;
+mod estimates;
 
 use chrono::{SecondsFormat, TimeZone, Utc};
 use reqwest::StatusCode;
@@ -40,6 +47,10 @@ impl TestApp {
         let (status, body) = self.patch_queue(concert, json!({"opens_at": at})).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body
+    }
+
+    async fn metrics_text(&self) -> String {
+        shared::testing::scrape_metrics(&self.client, &self.address).await
     }
 
     async fn poll_ok(&self, concert: i64, joined: &Value) -> Value {
