@@ -41,6 +41,7 @@ table("Holds of free seats (wrk) and hold storms (k6)", ["bare-update", "hold", 
 table("Payments: the pgbench transaction and the HTTP endpoint", ["pgbench-pay", "pay"], "pgbench-pay")
 table("Flash sale (k6)", ["flash-sale"])
 table("Scale: 1k vs 1M waiting users, same arrival rates (k6)", ["poll@1k", "poll@1M", "join@1k", "join@1M"])
+table("ETA calibration: a real line (k6 eta.js; the figures are in Checks)", ["eta"])
 
 if facts:
     print("### Checks\n")

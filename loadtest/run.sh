@@ -13,6 +13,10 @@
 #   holds       admitted users' holds, the hold storms, pgbench, payments
 #   flash       the flash sale
 #   scale       1k vs 1M waiting users
+#   eta         ETA calibration: a real line (k6 eta.js), share of admitted fans
+#               whose wait fell inside the range they were shown, median error
+#   draw        the draw of a scheduled opening: 1k vs 1M pre-queue tickets, the
+#               longest single Redis call (a Redis server of its own)
 # A throughput-only run takes 3–5 minutes (build, seed, 6–8 wrk runs of 10 s);
 # the whole run 6–8 minutes on the 2-core machine of docs/benchmarks.md.
 # BEFORE=<dir>: a checkout of an earlier commit (`git worktree add /tmp/before
@@ -47,7 +51,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${DURATION:-10s}"; SECS="${DURATION%s}"
-ALL_SCENARIOS=throughput,latency,holds,flash,scale
+ALL_SCENARIOS=throughput,latency,holds,flash,scale,eta,draw
 SCENARIOS="${SCENARIOS:-$ALL_SCENARIOS}"
 for s in ${SCENARIOS//,/ }; do
   case ",$ALL_SCENARIOS," in *",$s,"*) ;; *) echo "unknown scenario $s (known: $ALL_SCENARIOS)" >&2; exit 2 ;; esac
@@ -75,7 +79,12 @@ trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 log() { printf '[loadtest] %s\n' "$*" >&2; }
 fact() { printf '{"kind":"fact","name":"%s","value":"%s"}\n' "$1" "$2" >>"$results"; }
 
-DB=loadtest
+# LOADTEST_DB and LOADTEST_PORT_BASE let two runs share a machine: each
+# needs its own database and six ports (base .. base+5, default 8085..8090).
+DB="${LOADTEST_DB:-loadtest}"
+port_base="${LOADTEST_PORT_BASE:-8085}"
+P_DRAW=$port_base P_BEFORE=$((port_base + 1)) P_BOOKING2=$((port_base + 2))
+P_BOOKING=$((port_base + 3)) P_GATEWAY=$((port_base + 4)) P_BASELINE=$((port_base + 5))
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB" RUST_LOG=warn ADMIN_TOKEN=loadtest
 export REDIS_KEY_PREFIX="lt:$(date +%s)"
 # The runner is one client address polling a few tickets and writing for a
@@ -111,22 +120,22 @@ mint() { # FIRST LAST: one session token per line, user FIRST first
 }
 GATEWAY_ENV=(QUEUE_TICK_MS=250 QUEUE_ADMIT_PER_TICK=100000 QUEUE_MAX_ACTIVE=10000000 ACTIVE_TTL_SECS=3600
   QUEUE_IDLE_TIMEOUT_SECS=3600)
-BASELINE_ADDR=127.0.0.1:8090 BASELINE_DATABASE_URL="$DATABASE_URL" target/release/baseline & base_pid=$!
-env "${GATEWAY_ENV[@]}" GATEWAY_ADDR=127.0.0.1:8089 DATA_DIR="$work" \
-  IDENTITY_JWKS_URL=http://127.0.0.1:8088/.well-known/jwks.json target/release/gateway & gw_pid=$!
-BOOKING_ADDR=127.0.0.1:8088 JWKS_URL=http://127.0.0.1:8089/.well-known/jwks.json DATA_DIR="$work/booking" \
+BASELINE_ADDR=127.0.0.1:${P_BASELINE} BASELINE_DATABASE_URL="$DATABASE_URL" target/release/baseline & base_pid=$!
+env "${GATEWAY_ENV[@]}" GATEWAY_ADDR=127.0.0.1:${P_GATEWAY} DATA_DIR="$work" \
+  IDENTITY_JWKS_URL=http://127.0.0.1:${P_BOOKING}/.well-known/jwks.json target/release/gateway & gw_pid=$!
+BOOKING_ADDR=127.0.0.1:${P_BOOKING} JWKS_URL=http://127.0.0.1:${P_GATEWAY}/.well-known/jwks.json DATA_DIR="$work/booking" \
   target/release/booking & bk_pid=$!
 # A second booking replica with short holds, for the flash sale: holds that
 # fans walk away from expire within the sale.
-BOOKING_ADDR=127.0.0.1:8087 JWKS_URL=http://127.0.0.1:8089/.well-known/jwks.json HOLD_TTL_SECS=10 RUN_MIGRATIONS=false \
+BOOKING_ADDR=127.0.0.1:${P_BOOKING2} JWKS_URL=http://127.0.0.1:${P_GATEWAY}/.well-known/jwks.json HOLD_TTL_SECS=10 RUN_MIGRATIONS=false \
   DATA_DIR="$work/booking" target/release/booking & bk2_pid=$!
-ready=(http://127.0.0.1:8089/readyz http://127.0.0.1:8088/readyz http://127.0.0.1:8087/readyz http://127.0.0.1:8090/)
+ready=(http://127.0.0.1:${P_GATEWAY}/readyz http://127.0.0.1:${P_BOOKING}/readyz http://127.0.0.1:${P_BOOKING2}/readyz http://127.0.0.1:${P_BASELINE}/)
 if [ -n "${BEFORE:-}" ]; then
   # The earlier gateway: same settings, its own port, data dir and keys.
   mkdir -p "$work/before"
-  env "${GATEWAY_ENV[@]}" GATEWAY_ADDR=127.0.0.1:8086 DATA_DIR="$work/before" REDIS_KEY_PREFIX="$REDIS_KEY_PREFIX:before" \
+  env "${GATEWAY_ENV[@]}" GATEWAY_ADDR=127.0.0.1:${P_BEFORE} DATA_DIR="$work/before" REDIS_KEY_PREFIX="$REDIS_KEY_PREFIX:before" \
     "$BEFORE/target/release/gateway" & gw_before_pid=$!
-  ready+=(http://127.0.0.1:8086/readyz)
+  ready+=(http://127.0.0.1:${P_BEFORE}/readyz)
 fi
 up=
 for _ in $(seq 1 60); do
@@ -135,7 +144,7 @@ for _ in $(seq 1 60); do
   sleep 0.5
 done
 [ -n "$up" ] || { log "services did not become ready: ${ready[*]}"; exit 1; }
-GW=http://127.0.0.1:8089 BK=http://127.0.0.1:8088 GW_BEFORE=http://127.0.0.1:8086
+GW=http://127.0.0.1:${P_GATEWAY} BK=http://127.0.0.1:${P_BOOKING} GW_BEFORE=http://127.0.0.1:${P_BEFORE}
 admin() { # concert settings [gateway]
   curl -fs -X PATCH "${3:-$GW}/v1/admin/concerts/$1/queue" -H "authorization: Bearer $ADMIN_TOKEN" \
     -H 'content-type: application/json' -d "$2" >/dev/null; }
@@ -247,10 +256,10 @@ if [ -n "${BEFORE:-}" ]; then
   seq 1 1000 | xargs -P 8 -I{} curl -s -X POST "$GW_BEFORE/v1/concerts/3/queue" -H 'content-type: application/json' \
     -d '{"user_id":{}}' | grep -o '"ticket":"[^"]*"' | cut -d'"' -f4 >"$work/tickets-before"
 fi
-wrk_run baseline "$base_pid" http://127.0.0.1:8090/ plain.lua
+wrk_run baseline "$base_pid" http://127.0.0.1:${P_BASELINE}/ plain.lua
 # The same yardstick driven by poll.lua: identical client-side work (a Lua
 # request() per request, an Authorization header), so the ratio isolates the server.
-wrk_run baseline-as-poll "$base_pid" http://127.0.0.1:8090/ poll.lua
+wrk_run baseline-as-poll "$base_pid" http://127.0.0.1:${P_BASELINE}/ poll.lua
 [ -z "${BEFORE:-}" ] || TICKETS_FILE="$work/tickets-before" WRK_DIR="$BEFORE/loadtest/wrk" \
   wrk_run poll-before "$gw_before_pid" "$GW_BEFORE/v1/concerts/3/queue/status" poll.lua
 wrk_run poll "$gw_pid" "$GW/v1/concerts/3/queue/status" poll.lua
@@ -269,7 +278,7 @@ reused "join"
 SESSIONS_FILE="$work/sessions-1k" JOIN_STRIDE=500 \
   wrk_run rejoin "$gw_pid" "$GW/v1/concerts/3/queue" join.lua
 # The yardstick again: how much the machine drifted during these runs.
-wrk_run baseline-again "$base_pid" http://127.0.0.1:8090/ plain.lua
+wrk_run baseline-again "$base_pid" http://127.0.0.1:${P_BASELINE}/ plain.lua
 fi
 if want latency; then
 # Latency at half the measured rate. k6 cannot generate ~10k requests/s next
@@ -299,7 +308,7 @@ python3 loadtest/admit_users.py "$GW" 1 1 15000 "$work/sessions-15k" >"$work/adm
 cut -d' ' -f2 "$work/admitted" >"$work/tokens"
 export TOKENS_FILE="$work/tokens" FIRST_SCHEDULE; FIRST_SCHEDULE=$(q "select min(schedule_id) from schedules where concert_id = 1")
 export SCHEDULES_PER_THREAD=2000  # dates 1..4000 for the wrk runs (200,000 seats); 4001.. for the storms
-wrk_run bare-update "$base_pid" http://127.0.0.1:8090/hold/0/0 hold-bare.lua
+wrk_run bare-update "$base_pid" http://127.0.0.1:${P_BASELINE}/hold/0/0 hold-bare.lua
 wrk_run hold "$bk_pid" "$BK/v1/reservations" hold.lua
 kill "$base_pid"   # its idle Postgres connections would crowd out pgbench's
 storm_a=$((FIRST_SCHEDULE + 4000)); storm_b=$((FIRST_SCHEDULE + 4001))
@@ -339,7 +348,7 @@ if want flash; then
 log "flash sale: fans arrive until 200 seats over 4 dates are sold"
 mint 150001 152000 >"$work/sessions-flash"   # 40 fans/s for 45 s
 sale_start=$(date +%s.%N)
-k6_run flash-sale "$bk2_pid" flash-sale.js GATEWAY="$GW" BOOKING=http://127.0.0.1:8087 CONCERT=2 RATE=40 DURATION=45s \
+k6_run flash-sale "$bk2_pid" flash-sale.js GATEWAY="$GW" BOOKING=http://127.0.0.1:${P_BOOKING2} CONCERT=2 RATE=40 DURATION=45s \
   FIRST_USER=150001 SESSIONS_FILE="$work/sessions-flash" SESSIONS_FIRST_USER=150001
 fact "flash sale: seats" "$(q "select count(*) from seats join schedules using (schedule_id) where concert_id = 2")"
 fact "flash sale: seats sold (confirmed and paid)" "$(q "select count(*) from payment_reservations pr join reservations r using (reservation_id) join schedules s using (schedule_id) where s.concert_id = 2")"
@@ -367,6 +376,75 @@ k6_run join@1M "$gw_pid" queue.js GATEWAY="$GW" CONCERT=4 POLL_RATE=0 JOIN_RATE=
 fact "scale: gateway resident memory at 1M waiting (MiB)" "$(rss_mb "$gw_pid")"
 fact "scale: booking resident memory (MiB)" "$(rss_mb "$bk_pid")"
 fact "scale: Redis used memory with the 1M queue" "$(redis-cli info memory | awk -F: '/^used_memory_human/ {print $2}' | tr -d '\r')"
+fi
+# --- ETA calibration -------------------------------------------------------------
+if want eta; then
+log "eta: a real line of fans (admissions limited by max_active, sessions ending at random)"
+# 40 active sessions of 4..20 s (mean 12 s): about 3.3 admissions/s, while
+# 5 fans/s arrive for 120 s; the line grows to about 200, then drains.
+admin 6 '{"admit_per_tick": 100, "max_active": 40}'
+mint 160001 161000 >"$work/sessions-eta"
+eta_before=$(curl -fs "$GW/metrics")
+k6_run eta "$gw_pid" eta.js GATEWAY="$GW" BOOKING="$BK" CONCERT=6 RATE=5 DURATION=120s \
+  FIRST_USER=160001 SESSIONS_FILE="$work/sessions-eta" SESSIONS_FIRST_USER=160001
+python3 - "$work/eta.json" "$eta_before" "$(curl -fs "$GW/metrics")" >>"$results" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))["metrics"]
+def fact(name, value):
+    print(json.dumps({"kind": "fact", "name": name, "value": value}))
+inside = m.get("eta_inside_range", {}).get("values", {})
+err = m.get("eta_relative_error", {}).get("values", {})
+wait = m.get("eta_real_wait_s", {}).get("values", {})
+n = int(inside.get("passes", 0) + inside.get("fails", 0))
+fact("eta (k6, each fan): admitted fans with an estimate at join", str(n))
+fact("eta (k6): real wait inside eta_range_seconds shown at join (target >= 80 %)",
+     f"{100 * inside.get('rate', 0):.1f} %")
+fact("eta (k6): median relative error of eta_seconds (target <= 20 %)", f"{err.get('med', 0):.1f} %")
+fact("eta (k6): p95 relative error of eta_seconds", f"{err.get('p(95)', 0):.1f} %")
+fact("eta (k6): real wait median / p95 / max (s)",
+     f"{wait.get('med', 0):.1f} / {wait.get('p(95)', 0):.1f} / {wait.get('max', 0):.1f}")
+def samples(text):
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("queue_eta_"):
+            key, _, value = line.rpartition(" ")
+            out[key] = float(value)
+    return out
+before, after = samples(sys.argv[2]), samples(sys.argv[3])
+delta = {k: v - before.get(k, 0) for k, v in after.items()}
+outcomes = {o: sum(v for k, v in delta.items() if k.startswith("queue_eta_range_total") and f'outcome="{o}"' in k)
+            for o in ("inside", "below", "above")}
+total = sum(outcomes.values())
+if total:
+    fact("eta (gateway, queue_eta_range_total): inside / below / above",
+         f"{outcomes['inside']:.0f} / {outcomes['below']:.0f} / {outcomes['above']:.0f} "
+         f"({100 * outcomes['inside'] / total:.1f} % inside)")
+    buckets = sorted((float(k.split('le="')[1].split('"')[0]), v) for k, v in delta.items()
+                     if k.startswith("queue_eta_relative_error_bucket") and 'le="+Inf"' not in k)
+    median = next((le for le, c in buckets if c >= total / 2), None)
+    fact("eta (gateway, queue_eta_relative_error): median relative error at most (bucket bound)",
+         "beyond the last bucket" if median is None else f"{100 * median:.0f} %")
+PY
+fi
+
+# --- the draw of 1M pre-queue tickets ------------------------------------------------
+if want draw; then
+log "draw: 1,000 and 1,000,000 pre-queue tickets, on a Redis server of its own"
+draw_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+scripts/redis-scratch.sh "$draw_port" "$work/redis-draw" & draw_redis_pid=$!
+for _ in $(seq 1 50); do redis-cli -p "$draw_port" ping >/dev/null 2>&1 && break; sleep 0.2; done
+env "${GATEWAY_ENV[@]}" QUEUE_ADMIT_PER_TICK=100 QUEUE_MAX_ACTIVE=1000 GATEWAY_ADDR=127.0.0.1:${P_DRAW} \
+  REDIS_URL="redis://127.0.0.1:$draw_port" DATA_DIR="$work/draw" \
+  IDENTITY_JWKS_URL=http://127.0.0.1:${P_BOOKING}/.well-known/jwks.json target/release/gateway & draw_gw_pid=$!
+for _ in $(seq 1 60); do curl -fs http://127.0.0.1:${P_DRAW}/readyz >/dev/null && break; sleep 0.5; done
+for n in 1000 1000000; do
+  concert=$([ "$n" = 1000 ] && echo 7 || echo 8)
+  line=$(python3 loadtest/draw_bench.py http://127.0.0.1:${P_DRAW} "$ADMIN_TOKEN" "$draw_port" "$REDIS_KEY_PREFIX" "$concert" "$n")
+  fact "draw of $n pre-queue tickets: longest single Redis call after the opening (µs), calls logged, seed published after (ms)" \
+    "$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["summary"])' "$line")"
+done
+fact "draw: Redis used memory with the 1M pre-queue" "$(redis-cli -p "$draw_port" info memory | awk -F: '/^used_memory_human/ {print $2}' | tr -d '\r')"
+kill "$draw_gw_pid" "$draw_redis_pid" 2>/dev/null || true
 fi
 redis-cli --scan --pattern "$REDIS_KEY_PREFIX:*" | xargs -r -n 500 redis-cli unlink >/dev/null
 

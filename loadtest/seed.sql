@@ -6,6 +6,8 @@
 --   concert 2: the flash sale, 4 dates × 50 seats
 --   concert 3: the measured queue; concert 4: the 1M-user queue
 --   concert 5: 1,200 dates whose 60,000 seats are held in advance for pgbench
+--   concert 6: the ETA calibration line, 20 dates × 50 seats (some fans pay)
+--   concerts 7 and 8: the draw of 1,000 and of 1,000,000 pre-queue tickets
 INSERT INTO users (name) SELECT 'fan ' || g FROM generate_series(1, 200000) g;
 WITH funded AS (
     INSERT INTO balance_ledger (user_id, kind, amount, balance_after, at)
@@ -15,10 +17,11 @@ UPDATE balances SET balance = 10000000 WHERE user_id IN (SELECT user_id FROM fun
 
 INSERT INTO concerts (title, venue) VALUES
     ('Hold and pay runs', 'Hall A'), ('Flash sale', 'Hall B'), ('Queue', 'Hall C'),
-    ('A million fans', 'Stadium'), ('pgbench payments', 'Hall D');
+    ('A million fans', 'Stadium'), ('pgbench payments', 'Hall D'), ('ETA calibration', 'Hall E'),
+    ('Draw of a thousand', 'Hall F'), ('Draw of a million', 'Stadium');
 INSERT INTO schedules (concert_id, starts_at, price, total_seats)
 SELECT c, now() + interval '30 days' + g * interval '1 minute', 50000, 50
-  FROM (VALUES (1, 4010), (2, 4), (5, 1200)) AS d(c, n), generate_series(1, n) g;
+  FROM (VALUES (1, 4010), (2, 4), (5, 1200), (6, 20)) AS d(c, n), generate_series(1, n) g;
 INSERT INTO seats (schedule_id, seat_number, price)
 SELECT s.schedule_id, n, s.price FROM schedules s, generate_series(1, 50) n;
 
