@@ -24,6 +24,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::auth::admission::Admission;
 use crate::auth::{SessionAuth, TokenVerifier};
 use crate::catalog::Catalog;
+use crate::seats::snapshot::SeatMaps;
 use crate::passwords::Passwords;
 use crate::redis_gate::RedisGate;
 use crate::sessions::SessionIssuer;
@@ -111,6 +112,7 @@ impl Application {
             tokens: Arc::new(TokenVerifier::new(&settings.jwks_url)),
             admission: Arc::new(Admission::new(redis.clone(), db.clone())),
             catalog: Arc::new(Catalog::new(db.clone())),
+            seat_maps: Arc::new(SeatMaps::new(db.clone())),
             db,
             redis,
             settings: Arc::new(settings),

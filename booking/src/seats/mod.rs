@@ -2,13 +2,19 @@
 //! `available`, `held` or `sold`, and whether it is the caller's (`mine`),
 //! for admitted users of the schedule's concert (API.md, Booking).
 //!
-//! Postgres gives the holds and sales (a hold whose time has run out shows
-//! as `available`, swept or not); the schedule's Redis seat locks are read
-//! at the same time and laid over it, so a seat whose lock was won but whose
-//! hold is not yet written shows as `held`, never `available`. A lock lives
-//! from before its hold is written until after the hold's end (payment,
-//! release, failed write or timeout) is, so at any moment one of the two
-//! reads shows the seat taken.
+//! Each request reads the schedule's Redis seat locks and seat-map version
+//! (one `MGET`), takes the replica's snapshot of Postgres for that version
+//! ([`snapshot`]: loaded only when a hold, release or payment has changed
+//! the schedule since), and lays over it, for this request: the hold
+//! expiries at `now` (a hold whose time has run out shows as `available`,
+//! swept or not), the caller's `mine` flags, and the locks (a seat whose
+//! lock was won but whose hold is not yet written shows as `held`, never
+//! `available`). A lock lives from before its hold is written until after
+//! the hold's end (payment, release, failed write or timeout) is, and the
+//! version changes in the same step as the lock goes, so at any moment the
+//! lock or the snapshot shows the seat taken.
+
+pub mod snapshot;
 
 use axum::extract::State;
 use serde::Serialize;
@@ -17,11 +23,13 @@ use shared::ids::ScheduleId;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use uuid::Uuid;
 
 use crate::auth::Bearer;
 use crate::domain;
 use crate::error::ApiError;
 use crate::state::AppState;
+use snapshot::Occupancy;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(seat_map))
@@ -35,13 +43,12 @@ struct SeatMap {
     seats: Vec<Seat>,
 }
 
-#[derive(Serialize, sqlx::FromRow, ToSchema)]
+#[derive(Serialize, ToSchema)]
 struct Seat {
     /// `1..=total_seats` of the schedule (50 unless created with another count).
     #[schema(minimum = 1, maximum = 1000)]
     seat_number: i32,
-    #[schema(value_type = SeatStatus)]
-    status: String,
+    status: SeatStatus,
     /// KRW.
     #[schema(minimum = 0, maximum = 10_000_000)]
     price: i64,
@@ -51,9 +58,8 @@ struct Seat {
 
 /// A seat's state at the time of the answer: a hold whose time ran out is
 /// `available`; a seat whose Redis lock is taken but whose hold is not yet
-/// written shows as `held`. (The values of the `CASE` in [`seat_map`].)
-#[derive(Serialize, ToSchema)]
-#[expect(dead_code, reason = "documents the values of Seat::status")]
+/// written shows as `held`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 enum SeatStatus {
     Available,
@@ -87,47 +93,47 @@ async fn seat_map(
         .admission
         .require(&claims.0, schedule.concert_id, now.timestamp_millis())
         .await?;
-    // A seat is the caller's while their reservation of it is confirmed, or
-    // held and not yet timed out.
-    let rows = sqlx::query_as(
-        "SELECT s.seat_number, s.price,
-                CASE r.status WHEN 'confirmed' THEN 'sold'
-                              WHEN 'held' THEN 'held'
-                              ELSE 'available' END AS status,
-                COALESCE(r.user_id = $3, false) AS mine
-         FROM seats s
-         LEFT JOIN reservations r
-                ON r.schedule_id = s.schedule_id
-               AND r.seat_number = s.seat_number
-               AND r.status IN ('held', 'confirmed')
-               AND (r.status = 'confirmed' OR r.expires_at > $2)
-         WHERE s.schedule_id = $1
-         ORDER BY s.seat_number",
-    )
-    .bind(schedule_id.get())
-    .bind(now)
-    .bind(claims.user_id().get())
-    .fetch_all(&state.db);
-    let locks = state.redis.locked_seats(schedule_id, schedule.total_seats);
-    let (mut seats, locked): (Vec<Seat>, Vec<bool>) =
-        tokio::try_join!(async { rows.await.map_err(ApiError::from) }, async {
-            locks.await.map_err(ApiError::from)
-        },)?;
-    overlay_locks(&mut seats, &locked);
+    let locks = state
+        .redis
+        .seat_state(schedule_id, schedule.total_seats)
+        .await?;
+    let snapshot = state
+        .seat_maps
+        .snapshot(&state.redis, schedule_id, locks.version, now)
+        .await?;
+    let caller = claims.user_id();
+    let seats = snapshot
+        .seats
+        .iter()
+        .map(|seat| {
+            let (status, mine) = match seat.state(caller, now) {
+                Occupancy::Sold { mine } => (SeatStatus::Sold, mine),
+                Occupancy::Held { mine } => (SeatStatus::Held, mine),
+                Occupancy::Available
+                    if lock_of(&locks.locks, seat.seat_number)
+                        .is_some_and(|owner| !seat.timed_out_hold_is(owner, now)) =>
+                {
+                    (SeatStatus::Held, false)
+                }
+                Occupancy::Available => (SeatStatus::Available, false),
+            };
+            Seat {
+                seat_number: seat.seat_number,
+                status,
+                price: seat.price,
+                mine,
+            }
+        })
+        .collect();
     Ok(Json(SeatMap { schedule_id, seats }))
 }
 
-/// Show as `held` every `available` seat whose Redis lock is taken
-/// (`locked[n - 1]` for seat `n`): its hold is being written.
-fn overlay_locks(seats: &mut [Seat], locked: &[bool]) {
-    for seat in seats {
-        let taken = usize::try_from(seat.seat_number - 1)
-            .ok()
-            .and_then(|i| locked.get(i))
-            .copied()
-            .unwrap_or(false);
-        if taken && seat.status == "available" {
-            seat.status = "held".to_owned();
-        }
-    }
+/// The reservation id in seat `number`'s Redis lock (`locks[number - 1]`),
+/// if it has one.
+fn lock_of(locks: &[Option<Uuid>], number: i32) -> Option<Uuid> {
+    usize::try_from(number - 1)
+        .ok()
+        .and_then(|i| locks.get(i))
+        .copied()
+        .flatten()
 }
