@@ -9,10 +9,12 @@
 //! expiries at `now` (a hold whose time has run out shows as `available`,
 //! swept or not), the caller's `mine` flags, and the locks (a seat whose
 //! lock was won but whose hold is not yet written shows as `held`, never
-//! `available`). A lock lives from before its hold is written until after
-//! the hold's end (payment, release, failed write or timeout) is, and the
-//! version changes in the same step as the lock goes, so at any moment the
-//! lock or the snapshot shows the seat taken.
+//! `available`; a lock that outlives its own timed-out hold by the moment
+//! between the hold's `now` and its `SET` does not). A lock lives from
+//! before its hold is written until after the hold's end (payment, release,
+//! failed write or timeout) is, and the version changes in the same step as
+//! the lock goes, so at any moment the lock or the snapshot shows the seat
+//! taken (ARCHITECTURE.md, "The seat map", gives the whole argument).
 
 pub mod snapshot;
 

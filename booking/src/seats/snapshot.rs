@@ -50,9 +50,13 @@ pub const MAX_AGE_MS: i64 = 1_000;
 pub enum Occupancy {
     Available,
     /// Held by a hold that has not timed out; `mine` when the caller's.
-    Held { mine: bool },
+    Held {
+        mine: bool,
+    },
     /// Bought; `mine` when by the caller.
-    Sold { mine: bool },
+    Sold {
+        mine: bool,
+    },
 }
 
 /// One seat as Postgres had it when the snapshot was loaded.
@@ -202,22 +206,26 @@ impl SeatMaps {
         .await?;
         let seats = rows
             .into_iter()
-            .map(|(seat_number, price, reservation_id, user_id, sold, expires_at)| {
-                let live = match (reservation_id, user_id, sold, expires_at) {
-                    (Some(reservation_id), Some(user_id), Some(sold), Some(expires_at)) => Some(Live {
-                        reservation_id,
-                        user_id,
-                        sold,
-                        expires_at,
-                    }),
-                    _ => None,
-                };
-                SnapshotSeat {
-                    seat_number,
-                    price,
-                    live,
-                }
-            })
+            .map(
+                |(seat_number, price, reservation_id, user_id, sold, expires_at)| {
+                    let live = match (reservation_id, user_id, sold, expires_at) {
+                        (Some(reservation_id), Some(user_id), Some(sold), Some(expires_at)) => {
+                            Some(Live {
+                                reservation_id,
+                                user_id,
+                                sold,
+                                expires_at,
+                            })
+                        }
+                        _ => None,
+                    };
+                    SnapshotSeat {
+                        seat_number,
+                        price,
+                        live,
+                    }
+                },
+            )
             .collect();
         Ok(Snapshot { seats })
     }

@@ -146,7 +146,10 @@ async fn holds_releases_and_payments_show_at_the_next_read_on_every_process() {
         async move { seat_everywhere(app, processes, &token, schedule, number).await }
     };
     // Both processes have read (and may keep) the map before each change.
-    assert_eq!(at(fan.token.clone(), 1).await, everywhere("available", false));
+    assert_eq!(
+        at(fan.token.clone(), 1).await,
+        everywhere("available", false)
+    );
 
     let held = app.hold_ok(&fan.token, schedule, 1).await;
     assert_eq!(at(fan.token.clone(), 1).await, everywhere("held", true));
@@ -161,8 +164,14 @@ async fn holds_releases_and_payments_show_at_the_next_read_on_every_process() {
         .await
         .unwrap();
     assert_eq!(released.status(), StatusCode::NO_CONTENT);
-    assert_eq!(at(fan.token.clone(), 1).await, everywhere("available", false));
-    assert_eq!(at(other.token.clone(), 1).await, everywhere("available", false));
+    assert_eq!(
+        at(fan.token.clone(), 1).await,
+        everywhere("available", false)
+    );
+    assert_eq!(
+        at(other.token.clone(), 1).await,
+        everywhere("available", false)
+    );
 
     let bought = app.hold_ok(&fan.token, schedule, 2).await;
     assert_eq!(at(fan.token.clone(), 2).await, everywhere("held", true));
@@ -259,9 +268,7 @@ async fn concurrent_holds_and_reads_never_show_a_taken_seat_available() {
             while !done.load(Ordering::SeqCst) || reads.len() < 5 {
                 let sent = Instant::now();
                 let map = map_at(&app, &base, &token, schedule).await;
-                let statuses: Vec<String> = (1..=50)
-                    .map(|n| seat(&map, n).0.to_owned())
-                    .collect();
+                let statuses: Vec<String> = (1..=50).map(|n| seat(&map, n).0.to_owned()).collect();
                 reads.push((i, sent, statuses));
             }
             reads
@@ -291,7 +298,7 @@ async fn concurrent_holds_and_reads_never_show_a_taken_seat_available() {
                     at,
                 });
                 let map = map_at(&app, &processes[(i + seat) % 2], &token, schedule).await;
-                assert_eq!(seat_of(&map, seat), ("held", true), "seat {seat}");
+                assert_eq!(seat(&map, seat), ("held", true), "seat {seat}");
                 mine.push(body["reservation_id"].as_str().unwrap().to_owned());
             }
             if !mine.is_empty() {
@@ -329,8 +336,4 @@ async fn concurrent_holds_and_reads_never_show_a_taken_seat_available() {
         }
     }
     assert!(reads.len() >= 10);
-}
-
-fn seat_of(map: &Value, number: usize) -> (&str, bool) {
-    seat(map, number)
 }
