@@ -44,6 +44,25 @@ pub struct SeatLocks {
     pub locks: Vec<Option<Uuid>>,
 }
 
+impl SeatLocks {
+    /// From the values of [`RedisGate::seat_state_cmd`]'s `MGET`. A version
+    /// that is missing (never set, expired, lost with Redis's data) or not a
+    /// UUID is `None`.
+    fn from_values(values: Vec<Option<String>>) -> Self {
+        let mut values = values.into_iter();
+        let version = values
+            .next()
+            .flatten()
+            .and_then(|v| Uuid::parse_str(&v).ok());
+        Self {
+            version,
+            locks: values
+                .map(|v| v.map(|v| Uuid::parse_str(&v).unwrap_or(Uuid::nil())))
+                .collect(),
+        }
+    }
+}
+
 /// Redis, with the key layout and scripts of this service.
 #[derive(Clone)]
 pub struct RedisGate {
@@ -100,34 +119,38 @@ impl RedisGate {
         Ok(set.is_some())
     }
 
-    /// The seat-map version of `schedule` and the locks of its seats
-    /// `1..=total_seats`, at one instant: one `MGET` of keys that
-    /// share the schedule's hash tag (one Cluster slot). A version that is
-    /// missing (never set, expired, lost with Redis's data) or not a UUID is
-    /// `None`.
-    pub async fn seat_state(
+    /// The `MGET` of [`SeatLocks`]: the version key first, then seats
+    /// `1..=total_seats` (keys that share the schedule's hash tag, one
+    /// Cluster slot).
+    fn seat_state_cmd(&self, schedule: ScheduleId, total_seats: i32) -> redis::Cmd {
+        let mut cmd = redis::cmd("MGET");
+        cmd.arg(self.seats_version_key(schedule));
+        for n in 1..=total_seats {
+            cmd.arg(self.seat_number_key(schedule, n));
+        }
+        cmd
+    }
+
+    /// The end of the ticket's active session and the queue's epoch (as
+    /// [`Self::session_end_ms`]) and the schedule's [`SeatLocks`], in one
+    /// round trip: what a seat-map read needs from Redis.
+    pub async fn session_end_and_seats(
         &self,
+        concert: ConcertId,
+        ticket: Uuid,
         schedule: ScheduleId,
         total_seats: i32,
-    ) -> Result<SeatLocks, redis::RedisError> {
-        let keys: Vec<String> = std::iter::once(self.seats_version_key(schedule))
-            .chain((1..=total_seats).map(|n| self.seat_number_key(schedule, n)))
-            .collect();
-        let values: Vec<Option<String>> = redis::cmd("MGET")
-            .arg(&keys)
+    ) -> Result<((Option<f64>, Option<i64>), SeatLocks), redis::RedisError> {
+        let (end, epoch, values): (Option<f64>, Option<i64>, Vec<Option<String>>) = redis::pipe()
+            .cmd("ZSCORE")
+            .arg(active_set_key(&self.prefix, concert))
+            .arg(ticket.to_string())
+            .cmd("GET")
+            .arg(queue_epoch_key(&self.prefix, concert))
+            .add_command(self.seat_state_cmd(schedule, total_seats))
             .query_async(&mut self.conn.clone())
             .await?;
-        let mut values = values.into_iter();
-        let version = values
-            .next()
-            .flatten()
-            .and_then(|v| Uuid::parse_str(&v).ok());
-        Ok(SeatLocks {
-            version,
-            locks: values
-                .map(|v| v.map(|v| Uuid::parse_str(&v).unwrap_or(Uuid::nil())))
-                .collect(),
-        })
+        Ok(((end, epoch), SeatLocks::from_values(values)))
     }
 
     /// Give `schedule`'s seat map a new version: call it after a write of

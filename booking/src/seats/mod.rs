@@ -3,7 +3,7 @@
 //! for admitted users of the schedule's concert (API.md, Booking).
 //!
 //! Each request reads the schedule's Redis seat locks and seat-map version
-//! (one `MGET`), takes the replica's snapshot of Postgres for that version
+//! (one `MGET`, in the admission check's round trip), takes the replica's snapshot of Postgres for that version
 //! ([`snapshot`]: loaded only when a hold, release or payment has changed
 //! the schedule since), and lays over it, for this request: the hold
 //! expiries at `now` (a hold whose time has run out shows as `available`,
@@ -91,13 +91,9 @@ async fn seat_map(
 ) -> Result<Json<SeatMap>, ApiError> {
     let now = domain::now();
     let schedule = state.catalog.schedule(schedule_id).await?;
-    state
-        .admission
-        .require(&claims.0, schedule.concert_id, now.timestamp_millis())
-        .await?;
     let locks = state
-        .redis
-        .seat_state(schedule_id, schedule.total_seats)
+        .admission
+        .require_with_seats(&claims.0, &schedule, now.timestamp_millis())
         .await?;
     let snapshot = state
         .seat_maps

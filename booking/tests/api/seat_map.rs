@@ -284,8 +284,8 @@ async fn concurrent_holds_and_reads_never_show_a_taken_seat_available() {
         buyers_done.spawn(async move {
             let mut answered = Vec::new();
             let mut mine = Vec::new();
-            for seat in [2 * (i / 2) + 1, 2 * (i / 2) + 2] {
-                let response = app.hold_seat(&token, schedule, seat as i64).await;
+            for number in [2 * (i / 2) + 1, 2 * (i / 2) + 2] {
+                let response = app.hold_seat(&token, schedule, number as i64).await;
                 if response.status() != StatusCode::CREATED {
                     assert_eq!(response.status(), StatusCode::CONFLICT);
                     continue;
@@ -293,12 +293,12 @@ async fn concurrent_holds_and_reads_never_show_a_taken_seat_available() {
                 let at = Instant::now();
                 let body: Value = response.json().await.unwrap();
                 answered.push(Answered {
-                    seat,
+                    seat: number,
                     status: "held",
                     at,
                 });
-                let map = map_at(&app, &processes[(i + seat) % 2], &token, schedule).await;
-                assert_eq!(seat(&map, seat), ("held", true), "seat {seat}");
+                let map = map_at(&app, &processes[(i + number) % 2], &token, schedule).await;
+                assert_eq!(seat(&map, number), ("held", true), "seat {number}");
                 mine.push(body["reservation_id"].as_str().unwrap().to_owned());
             }
             if !mine.is_empty() {
