@@ -37,6 +37,8 @@ table("Throughput, closed loop (wrk, 50 connections)",
       ["baseline", "baseline-as-poll", "poll-before", "poll", "join-before", "join", "rejoin", "baseline-again"], "baseline")
 table("Latency at half the measured rate (wrk, paced)", ["poll@half", "join@half"])
 table("The queue scenario, open model (k6: 1,000 waiting users polling at the gateway's cadence + 300 joins/s)", ["queue-k6"])
+table("Seat map reads (wrk, 50 connections; 4 dates with 10 holds each, a different fan each request)",
+      ["baseline-seats", "seats-before", "seats"], "baseline-seats")
 table("Holds of free seats (wrk) and hold storms (k6)", ["bare-update", "hold", "storm-50-seats", "storm-one-seat"], "bare-update")
 table("Payments: the pgbench transaction and the HTTP endpoint", ["pgbench-pay", "pay"], "pgbench-pay")
 table("Flash sale (k6)", ["flash-sale"])
@@ -72,6 +74,8 @@ targets.append(("poll p99 ≤ 10 ms at half the poll rate", f"{fmt(p)} ms at {fm
 r = ratio("join", "baseline")
 targets.append(("join ≥ 0.3 × baseline", fmt(r), r is not None and r >= 0.3))
 targets.append(("join with a session token to verify (first join) ≥ 0.2 × baseline", fmt(r), r is not None and r >= 0.2))
+r = ratio("seats", "baseline-seats")
+targets.append(("seat map ≥ 0.3 × the bare handler (measured right before it)", fmt(r), r is not None and r >= 0.3))
 r = ratio("pay", "pgbench-pay")
 targets.append(("pay ≥ 0.6 × pgbench TPS of the same transaction", fmt(r), r is not None and r >= 0.6))
 r = ratio("hold", "bare-update")
@@ -91,6 +95,14 @@ sold, seats = facts.get("flash sale: seats sold (confirmed and paid)"), facts.ge
 targets.append(("flash sale: 0 oversold, 0 5xx, every seat sold once",
                 f"{oversold} oversold, {errors5xx} 5xx, {sold}/{seats} sold",
                 oversold == "0" and errors5xx == "0" and sold == seats))
+if "seats-before" in by:
+    print("### Seat map before and after (same run, against the bare handler measured right before)\n")
+    b, a = get("seats-before"), get("seats")
+    print("| run | before req/s | × bare handler | after req/s | × bare handler | after / before |")
+    print("|---|---|---|---|---|---|")
+    print(f"| seats | {fmt(b, 0)} | {fmt(ratio('seats-before', 'baseline-seats'))} | {fmt(a, 0)} | "
+          f"{fmt(ratio('seats', 'baseline-seats'))} | {fmt(ratio('seats', 'seats-before'))} |")
+    print()
 if "join-before" in by or "poll-before" in by:
     print("### Before and after (same run, each against this run's baseline)\n")
     if facts.get("before: the gateway of commit"):

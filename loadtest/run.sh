@@ -3,13 +3,16 @@
 #
 #   loadtest/run.sh                   (DURATION=10s; PROFILE=<dir> records perf profiles)
 #   SCENARIOS=throughput loadtest/run.sh            only some parts (see below)
-#   BEFORE=/tmp/before SCENARIOS=throughput loadtest/run.sh
+#   BEFORE=/tmp/before SCENARIOS=throughput,seatmap loadtest/run.sh
 #                                     also measure an older checkout's gateway
+#                                     and booking
 #
 # SCENARIOS (comma-separated, default all of them) picks the parts to run:
 #   throughput  wrk: baseline GET /, poll, join (first joins), rejoin
 #   latency     paced poll and join, the k6 queue scenario (needs throughput's
 #               rates, so it runs throughput too)
+#   seatmap     admitted users reading seat maps (with holds on them) vs the
+#               baseline measured right before
 #   holds       admitted users' holds, the hold storms, pgbench, payments
 #   flash       the flash sale
 #   scale       1k vs 1M waiting users
@@ -20,11 +23,15 @@
 # A throughput-only run takes 3–5 minutes (build, seed, 6–8 wrk runs of 10 s);
 # the whole run 6–8 minutes on the 2-core machine of docs/benchmarks.md.
 # BEFORE=<dir>: a checkout of an earlier commit (`git worktree add /tmp/before
-# <commit>`) whose release gateway is built (`cargo build --release -p
-# gateway` there). Its gateway runs beside this one (own port, Redis prefix
-# and data dir, same Postgres) and throughput measures its poll and join
-# with its own wrk scripts (<dir>/loadtest/wrk), next to this tree's: rows
-# poll-before and join-before, both against this run's baseline.
+# <commit>`) whose release gateway (for throughput) and booking (for
+# seatmap) are built (`cargo build --release -p gateway -p booking` there).
+# Its gateway runs beside this one (own port, Redis prefix and data dir, same
+# Postgres) and throughput measures its poll and join with its own wrk
+# scripts (<dir>/loadtest/wrk), next to this tree's: rows poll-before and
+# join-before, both against this run's baseline. Its booking runs beside this
+# one (own port; same Postgres, Redis prefix, gateway and session key: it
+# serves the same admitted users) and seatmap measures its seat map with
+# this tree's seatmap.lua: row seats-before.
 #
 # Builds release binaries, makes sure Redis and Postgres run, creates its own
 # database (`loadtest`) and Redis prefix, starts the baseline, the gateway and
@@ -51,7 +58,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${DURATION:-10s}"; SECS="${DURATION%s}"
-ALL_SCENARIOS=throughput,latency,holds,flash,scale,eta,draw
+ALL_SCENARIOS=throughput,latency,seatmap,holds,flash,scale,eta,draw
 SCENARIOS="${SCENARIOS:-$ALL_SCENARIOS}"
 for s in ${SCENARIOS//,/ }; do
   case ",$ALL_SCENARIOS," in *",$s,"*) ;; *) echo "unknown scenario $s (known: $ALL_SCENARIOS)" >&2; exit 2 ;; esac
@@ -59,8 +66,14 @@ done
 want() { case ",$SCENARIOS," in *",$1,"*) return 0 ;; esac; [ "$1" = throughput ] && want latency; }
 if [ -n "${BEFORE:-}" ]; then
   BEFORE=$(cd "$BEFORE" && pwd)
-  [ -x "$BEFORE/target/release/gateway" ] && [ -f "$BEFORE/loadtest/wrk/join.lua" ] ||
-    { echo "BEFORE=$BEFORE needs target/release/gateway (cargo build --release -p gateway) and loadtest/wrk" >&2; exit 2; }
+  if want throughput; then
+    [ -x "$BEFORE/target/release/gateway" ] && [ -f "$BEFORE/loadtest/wrk/join.lua" ] ||
+      { echo "BEFORE=$BEFORE needs target/release/gateway (cargo build --release -p gateway) and loadtest/wrk" >&2; exit 2; }
+  fi
+  if want seatmap; then
+    [ -x "$BEFORE/target/release/booking" ] ||
+      { echo "BEFORE=$BEFORE needs target/release/booking (cargo build --release -p booking)" >&2; exit 2; }
+  fi
 fi
 K6_VERSION=1.1.0
 export WRK_DIR="$PWD/loadtest/wrk"
@@ -80,11 +93,12 @@ log() { printf '[loadtest] %s\n' "$*" >&2; }
 fact() { printf '{"kind":"fact","name":"%s","value":"%s"}\n' "$1" "$2" >>"$results"; }
 
 # LOADTEST_DB and LOADTEST_PORT_BASE let two runs share a machine: each
-# needs its own database and six ports (base .. base+5, default 8085..8090).
+# needs its own database and seven ports (base .. base+6, default 8085..8091).
 DB="${LOADTEST_DB:-loadtest}"
 port_base="${LOADTEST_PORT_BASE:-8085}"
 P_DRAW=$port_base P_BEFORE=$((port_base + 1)) P_BOOKING2=$((port_base + 2))
 P_BOOKING=$((port_base + 3)) P_GATEWAY=$((port_base + 4)) P_BASELINE=$((port_base + 5))
+P_BK_BEFORE=$((port_base + 6))
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB" RUST_LOG=warn ADMIN_TOKEN=loadtest
 export REDIS_KEY_PREFIX="lt:$(date +%s)"
 # The runner is one client address polling a few tickets and writing for a
@@ -103,7 +117,7 @@ psql -h 127.0.0.1 -U postgres -d postgres -qc "drop database if exists $DB with 
 target/release/booking migrate
 log "seeding: 200,000 users, concerts for holds (2,000 dates), the flash sale (4 dates), the queue"
 psql -q "$DATABASE_URL" -f loadtest/seed.sql >/dev/null
-if [ -n "${BEFORE:-}" ]; then
+if [ -n "${BEFORE:-}" ] && want throughput; then
   # The earlier gateway's join.lua names users in the body and that gateway
   # answers 404 for a user it does not know: enough users for its full-speed
   # joins (300,000 per wrk thread, 200,001..800,000).
@@ -130,12 +144,18 @@ BOOKING_ADDR=127.0.0.1:${P_BOOKING} JWKS_URL=http://127.0.0.1:${P_GATEWAY}/.well
 BOOKING_ADDR=127.0.0.1:${P_BOOKING2} JWKS_URL=http://127.0.0.1:${P_GATEWAY}/.well-known/jwks.json HOLD_TTL_SECS=10 RUN_MIGRATIONS=false \
   DATA_DIR="$work/booking" target/release/booking & bk2_pid=$!
 ready=(http://127.0.0.1:${P_GATEWAY}/readyz http://127.0.0.1:${P_BOOKING}/readyz http://127.0.0.1:${P_BOOKING2}/readyz http://127.0.0.1:${P_BASELINE}/)
-if [ -n "${BEFORE:-}" ]; then
+if [ -n "${BEFORE:-}" ] && want throughput; then
   # The earlier gateway: same settings, its own port, data dir and keys.
   mkdir -p "$work/before"
   env "${GATEWAY_ENV[@]}" GATEWAY_ADDR=127.0.0.1:${P_BEFORE} DATA_DIR="$work/before" REDIS_KEY_PREFIX="$REDIS_KEY_PREFIX:before" \
     "$BEFORE/target/release/gateway" & gw_before_pid=$!
   ready+=(http://127.0.0.1:${P_BEFORE}/readyz)
+fi
+if [ -n "${BEFORE:-}" ] && want seatmap; then
+  # The earlier booking: this run's gateway, Redis prefix and session key.
+  BOOKING_ADDR=127.0.0.1:${P_BK_BEFORE} JWKS_URL=http://127.0.0.1:${P_GATEWAY}/.well-known/jwks.json RUN_MIGRATIONS=false \
+    DATA_DIR="$work/booking" "$BEFORE/target/release/booking" & bk_before_pid=$!
+  ready+=(http://127.0.0.1:${P_BK_BEFORE}/readyz)
 fi
 up=
 for _ in $(seq 1 60); do
@@ -144,14 +164,14 @@ for _ in $(seq 1 60); do
   sleep 0.5
 done
 [ -n "$up" ] || { log "services did not become ready: ${ready[*]}"; exit 1; }
-GW=http://127.0.0.1:${P_GATEWAY} BK=http://127.0.0.1:${P_BOOKING} GW_BEFORE=http://127.0.0.1:${P_BEFORE}
+GW=http://127.0.0.1:${P_GATEWAY} BK=http://127.0.0.1:${P_BOOKING} GW_BEFORE=http://127.0.0.1:${P_BEFORE} BK_BEFORE=http://127.0.0.1:${P_BK_BEFORE}
 admin() { # concert settings [gateway]
   curl -fs -X PATCH "${3:-$GW}/v1/admin/concerts/$1/queue" -H "authorization: Bearer $ADMIN_TOKEN" \
     -H 'content-type: application/json' -d "$2" >/dev/null; }
 admin 3 '{"max_active": 0}'                          # queue measurements: everyone keeps waiting
 admin 4 '{"max_active": 0}'                          # scale: 1M waiting
 admin 2 '{"admit_per_tick": 10, "max_active": 100}'  # flash sale: a real line
-[ -z "${BEFORE:-}" ] || admin 3 '{"max_active": 0}' "$GW_BEFORE"
+[ -n "${BEFORE:-}" ] && want throughput && admin 3 '{"max_active": 0}' "$GW_BEFORE"
 # join_tickets CONCERT SESSIONS_FILE: join each user of the file (one session
 # token per line) and print the tickets, one per line.
 join_tickets() {
@@ -298,6 +318,29 @@ fact "queue-k6: poll_after_ms the gateway asked for (sets the poll rate)" "$poll
 mint 170001 $((170000 + 300 * SECS + 300)) >"$work/sessions-k6"
 k6_run queue-k6 "$gw_pid" queue.js GATEWAY="$GW" CONCERT=3 POLL_AFTER_MS="$poll_after" JOIN_RATE=300 \
   JOIN_FIRST_USER=170001 SESSIONS_FILE="$work/sessions-k6" SESSIONS_FIRST_USER=170001 DURATION="$DURATION" P99_MS=25
+fi
+
+# --- the seat map ---------------------------------------------------------
+if want seatmap; then
+# Fans admitted to concert 1 read the maps of 4 dates (after the dates the
+# hold runs use), each with 10 seats held by the first 40 of those fans, so
+# the maps show holds and some readers see their own.
+log "seat map: admitting 500 users, holding 10 seats on each of 4 dates"
+mint 15001 15500 >"$work/sessions-seatmap"
+python3 loadtest/admit_users.py "$GW" 1 15001 500 "$work/sessions-seatmap" | cut -d' ' -f2 >"$work/tokens-seatmap"
+map_first=$(( $(q "select min(schedule_id) from schedules where concert_id = 1") + 4005 ))
+for k in $(seq 0 39); do
+  curl -fs -o /dev/null -X POST "$BK/v1/reservations" -H 'content-type: application/json' \
+    -H "authorization: Bearer $(sed -n "$((k + 1))p" "$work/tokens-seatmap")" \
+    -d "{\"schedule_id\":$((map_first + k / 10)),\"seat_number\":$((k % 10 * 5 + 1))}"
+done
+fact "seat map: held seats on its 4 dates" "$(q "select count(*) from reservations where status = 'held' and schedule_id between $map_first and $((map_first + 3))")"
+export SEATMAP_TOKENS_FILE="$work/tokens-seatmap" SEATMAP_FIRST_SCHEDULE=$map_first SEATMAP_SCHEDULES=4
+# Its yardstick, right before it: the bare handler.
+wrk_run baseline-seats "$base_pid" http://127.0.0.1:${P_BASELINE}/ plain.lua
+[ -z "${BEFORE:-}" ] || fact "before: the booking of commit" "$(git -C "$BEFORE" log -1 --format='%h %s')"
+[ -z "${BEFORE:-}" ] || wrk_run seats-before "$bk_before_pid" "$BK_BEFORE" seatmap.lua
+wrk_run seats "$bk_pid" "$BK" seatmap.lua
 fi
 
 # --- holds ----------------------------------------------------------------

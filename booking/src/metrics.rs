@@ -5,6 +5,7 @@
 //! |---|---|---|---|
 //! | `holds_total` | counter | `outcome` = `won`, `lost_redis`, `lost_postgres`, `limit` | a hold |
 //! | `hold_expiries_total` | counter | | holds found timed out (sweeper or next taker) |
+//! | `seat_map_snapshots_total` | counter | `outcome` = `hit`, `loaded`, `uncached` | a seat-map read: its schedule's snapshot was cached, loaded from Postgres, or read without caching (`seats::snapshot`) |
 //! | `payments_total` | counter | `outcome` | a payment |
 //! | `charges_total` | counter | `outcome` | a top-up |
 //! | `token_rejections_total` | counter | `reason` | authentication and admission |

@@ -13,9 +13,11 @@
 //! | `{prefix}:revoked-sessions-loaded` | string | both (after copying `revoked_sessions` from Postgres) | the revocations are in this Redis; missing after a data loss, which makes the next check reload them |
 //! | `{prefix}:login-failures:<user_id>` | sorted set, 15-minute `PX` | booking (login) | one member per failed (or in-flight) login of that user id in the last 15 minutes, scored by Redis time |
 //! | `{prefix}:{s:<schedule_id>}:seat:<n>` | string, `PX` = hold time | booking | the reservation id that won seat `n`; `SET NX` is the first-come gate |
+//! | `{prefix}:{s:<schedule_id>}:seats-version` | string, `PX` = 24 h | booking (after every hold, release and payment of the schedule; a seat-map reader that finds none) | a random UUID naming the schedule's current seat map: a replica's cached copy of the map is used only while this is still the version it was read under (`seats::snapshot`) |
 //!
-//! Seat locks share the schedule's hash tag so a future script touching
-//! several seats of one schedule stays on one Redis Cluster slot.
+//! A schedule's seat locks and seat-map version share its hash tag, so one
+//! `MGET` reads them all and one script changes a lock and the version
+//! together, on one Redis Cluster slot.
 
 use redis::Script;
 use shared::ids::UserId;
@@ -26,6 +28,40 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use crate::domain::SeatNumber;
+
+/// How long a seat-map version lives without a write: a day. When it is
+/// gone, the next reader sets a new one, so this only bounds Redis's memory.
+const SEATS_VERSION_TTL_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// A schedule's seat locks and seat-map version, read at one instant
+/// ([`RedisGate::seat_state`]).
+#[derive(Debug)]
+pub struct SeatLocks {
+    /// The seat map's current version; `None` when Redis has none.
+    pub version: Option<Uuid>,
+    /// At index `n - 1`: the reservation id in seat `n`'s lock, if it has
+    /// one (the nil UUID for a value that is not a UUID).
+    pub locks: Vec<Option<Uuid>>,
+}
+
+impl SeatLocks {
+    /// From the values of [`RedisGate::seat_state_cmd`]'s `MGET`. A version
+    /// that is missing (never set, expired, lost with Redis's data) or not a
+    /// UUID is `None`.
+    fn from_values(values: Vec<Option<String>>) -> Self {
+        let mut values = values.into_iter();
+        let version = values
+            .next()
+            .flatten()
+            .and_then(|v| Uuid::parse_str(&v).ok());
+        Self {
+            version,
+            locks: values
+                .map(|v| v.map(|v| Uuid::parse_str(&v).unwrap_or(Uuid::nil())))
+                .collect(),
+        }
+    }
+}
 
 /// Redis, with the key layout and scripts of this service.
 #[derive(Clone)]
@@ -57,6 +93,11 @@ impl RedisGate {
         format!("{}:{{s:{schedule}}}:seat:{seat}", self.prefix)
     }
 
+    /// The version of a schedule's seat map (see the key layout above).
+    fn seats_version_key(&self, schedule: ScheduleId) -> String {
+        format!("{}:{{s:{schedule}}}:seats-version", self.prefix)
+    }
+
     /// Take the seat for `reservation` for `ttl`, if nobody holds it:
     /// `SET key reservation NX PX ttl`. `false` means someone else won.
     pub async fn try_lock_seat(
@@ -78,28 +119,75 @@ impl RedisGate {
         Ok(set.is_some())
     }
 
-    /// Which of seats `1..=total_seats` of `schedule` have a lock right now
-    /// (`true` at index `n - 1` for seat `n`): one `MGET` of the schedule's
-    /// seat locks, which share its hash tag and so one Cluster slot.
-    pub async fn locked_seats(
-        &self,
-        schedule: ScheduleId,
-        total_seats: i32,
-    ) -> Result<Vec<bool>, redis::RedisError> {
-        let keys: Vec<String> = (1..=total_seats)
-            .map(|n| self.seat_number_key(schedule, n))
-            .collect();
-        if keys.is_empty() {
-            return Ok(Vec::new());
+    /// The `MGET` of [`SeatLocks`]: the version key first, then seats
+    /// `1..=total_seats` (keys that share the schedule's hash tag, one
+    /// Cluster slot).
+    fn seat_state_cmd(&self, schedule: ScheduleId, total_seats: i32) -> redis::Cmd {
+        let mut cmd = redis::cmd("MGET");
+        cmd.arg(self.seats_version_key(schedule));
+        for n in 1..=total_seats {
+            cmd.arg(self.seat_number_key(schedule, n));
         }
-        let values: Vec<Option<String>> = redis::cmd("MGET")
-            .arg(&keys)
-            .query_async(&mut self.conn.clone())
-            .await?;
-        Ok(values.iter().map(Option::is_some).collect())
+        cmd
     }
 
-    /// Delete the seat lock only if `reservation` still owns it.
+    /// The end of the ticket's active session and the queue's epoch (as
+    /// [`Self::session_end_ms`]) and the schedule's [`SeatLocks`], in one
+    /// round trip: what a seat-map read needs from Redis.
+    pub async fn session_end_and_seats(
+        &self,
+        concert: ConcertId,
+        ticket: Uuid,
+        schedule: ScheduleId,
+        total_seats: i32,
+    ) -> Result<((Option<f64>, Option<i64>), SeatLocks), redis::RedisError> {
+        let (end, epoch, values): (Option<f64>, Option<i64>, Vec<Option<String>>) = redis::pipe()
+            .cmd("ZSCORE")
+            .arg(active_set_key(&self.prefix, concert))
+            .arg(ticket.to_string())
+            .cmd("GET")
+            .arg(queue_epoch_key(&self.prefix, concert))
+            .add_command(self.seat_state_cmd(schedule, total_seats))
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(((end, epoch), SeatLocks::from_values(values)))
+    }
+
+    /// Give `schedule`'s seat map a new version: call it after a write of
+    /// one of its seats has committed and before that write answers.
+    pub async fn bump_seats_version(&self, schedule: ScheduleId) -> Result<(), redis::RedisError> {
+        let _: () = redis::cmd("SET")
+            .arg(self.seats_version_key(schedule))
+            .arg(Uuid::new_v4().to_string())
+            .arg("PX")
+            .arg(SEATS_VERSION_TTL_MS)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(())
+    }
+
+    /// Set a version for a schedule whose seat map has none (`SET NX`).
+    /// `Some(version)` when this call set it; `None` when another process
+    /// did at the same moment.
+    pub async fn start_seats_version(
+        &self,
+        schedule: ScheduleId,
+    ) -> Result<Option<Uuid>, redis::RedisError> {
+        let version = Uuid::new_v4();
+        let set: Option<String> = redis::cmd("SET")
+            .arg(self.seats_version_key(schedule))
+            .arg(version.to_string())
+            .arg("NX")
+            .arg("PX")
+            .arg(SEATS_VERSION_TTL_MS)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(set.map(|_| version))
+    }
+
+    /// Give the schedule's seat map a new version and, in the same step,
+    /// delete the seat lock if `reservation` still owns it
+    /// (`lua/release_seat.lua`). Call it after the hold's end has committed.
     pub async fn release_seat(
         &self,
         schedule: ScheduleId,
@@ -109,7 +197,10 @@ impl RedisGate {
         let deleted: i64 = self
             .release_seat
             .key(self.seat_key(schedule, seat))
+            .key(self.seats_version_key(schedule))
             .arg(reservation.to_string())
+            .arg(Uuid::new_v4().to_string())
+            .arg(SEATS_VERSION_TTL_MS)
             .invoke_async(&mut self.conn.clone())
             .await?;
         Ok(deleted == 1)

@@ -26,6 +26,7 @@ use crate::auth::{SessionAuth, TokenVerifier};
 use crate::catalog::Catalog;
 use crate::passwords::Passwords;
 use crate::redis_gate::RedisGate;
+use crate::seats::snapshot::SeatMaps;
 use crate::sessions::SessionIssuer;
 use crate::settings::{CorsOrigins, Settings};
 use crate::state::AppState;
@@ -111,6 +112,7 @@ impl Application {
             tokens: Arc::new(TokenVerifier::new(&settings.jwks_url)),
             admission: Arc::new(Admission::new(redis.clone(), db.clone())),
             catalog: Arc::new(Catalog::new(db.clone())),
+            seat_maps: Arc::new(SeatMaps::new(db.clone())),
             db,
             redis,
             settings: Arc::new(settings),

@@ -14,6 +14,7 @@ use crate::auth::{SessionAuth, TokenVerifier};
 use crate::catalog::Catalog;
 use crate::passwords::Passwords;
 use crate::redis_gate::RedisGate;
+use crate::seats::snapshot::SeatMaps;
 use crate::sessions::SessionIssuer;
 use crate::settings::Settings;
 
@@ -31,6 +32,8 @@ pub struct AppState {
     pub passwords: Passwords,
     pub admission: Arc<Admission>,
     pub catalog: Arc<Catalog>,
+    /// The seat maps' snapshots (`seats::snapshot`).
+    pub seat_maps: Arc<SeatMaps>,
     pub shutdown: ShutdownFlag,
     /// The rate limits (API.md, Limits).
     pub limits: Arc<Limits>,

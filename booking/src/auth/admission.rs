@@ -20,12 +20,14 @@
 
 use shared::ErrorCode;
 use shared::ids::{ConcertId, UserId};
+use shared::tokens::Claims;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::Caller;
+use crate::catalog::Schedule;
 use crate::error::ApiError;
-use crate::redis_gate::RedisGate;
+use crate::redis_gate::{RedisGate, SeatLocks};
 
 /// Checks and revokes admission.
 pub struct Admission {
@@ -48,27 +50,49 @@ impl Admission {
         concert: ConcertId,
         now_ms: i64,
     ) -> Result<(), ApiError> {
-        let claims = match caller {
-            Caller::Access(claims) => claims,
-            Caller::Session(_) => {
-                return Err(reject(
-                    "session_token",
-                    ErrorCode::NotAdmitted,
-                    "a session token cannot book; join the queue and wait for an access token",
-                ));
-            }
-        };
-        if claims.concert_id != concert {
-            return Err(reject(
-                "other_concert",
-                ErrorCode::Forbidden,
-                format!(
-                    "the token is for concert {}, not concert {concert}",
-                    claims.concert_id
-                ),
-            ));
-        }
+        let claims = access_claims(caller, concert)?;
         let (session_end, epoch) = self.gate.session_end_ms(concert, claims.ticket_id).await?;
+        self.decide(claims, concert, session_end, epoch, now_ms)
+            .await
+    }
+
+    /// [`Self::require`] for `schedule`'s concert, reading the schedule's
+    /// seat locks and seat-map version in the same Redis round trip (the
+    /// seat map, `crate::seats`); the locks are returned only to an
+    /// admitted caller.
+    pub async fn require_with_seats(
+        &self,
+        caller: &Caller,
+        schedule: &Schedule,
+        now_ms: i64,
+    ) -> Result<SeatLocks, ApiError> {
+        let concert = schedule.concert_id;
+        let claims = access_claims(caller, concert)?;
+        let ((session_end, epoch), seats) = self
+            .gate
+            .session_end_and_seats(
+                concert,
+                claims.ticket_id,
+                schedule.schedule_id,
+                schedule.total_seats,
+            )
+            .await?;
+        self.decide(claims, concert, session_end, epoch, now_ms)
+            .await?;
+        Ok(seats)
+    }
+
+    /// The verdict on an access token for `concert` whose ticket Redis
+    /// scores `session_end` (Unix ms) in the active set, with the queue at
+    /// `epoch`.
+    async fn decide(
+        &self,
+        claims: &Claims,
+        concert: ConcertId,
+        session_end: Option<f64>,
+        epoch: Option<i64>,
+        now_ms: i64,
+    ) -> Result<(), ApiError> {
         #[expect(clippy::cast_precision_loss, reason = "Unix ms are far below 2^53")]
         let now = now_ms as f64;
         if session_end.is_some_and(|end| end > now) {
@@ -131,6 +155,33 @@ impl Admission {
         self.gate.end_session(concert, user, ticket).await?;
         Ok(())
     }
+}
+
+/// The access token's claims if it is one for `concert`: `403
+/// NOT_ADMITTED` for a session token (logged in, but not admitted), `403
+/// FORBIDDEN` for an access token of another concert.
+fn access_claims(caller: &Caller, concert: ConcertId) -> Result<&Claims, ApiError> {
+    let claims = match caller {
+        Caller::Access(claims) => claims,
+        Caller::Session(_) => {
+            return Err(reject(
+                "session_token",
+                ErrorCode::NotAdmitted,
+                "a session token cannot book; join the queue and wait for an access token",
+            ));
+        }
+    };
+    if claims.concert_id != concert {
+        return Err(reject(
+            "other_concert",
+            ErrorCode::Forbidden,
+            format!(
+                "the token is for concert {}, not concert {concert}",
+                claims.concert_id
+            ),
+        ));
+    }
+    Ok(claims)
 }
 
 fn reject(reason: &'static str, code: ErrorCode, detail: impl Into<String>) -> ApiError {

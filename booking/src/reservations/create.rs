@@ -6,6 +6,8 @@
 //!    ([`store::hold`]), correct even if the lock was lost.
 //! 3. If that write does not succeed, the lock is released, but only if it
 //!    still holds this reservation's id.
+//! 4. Either way, the schedule's seat-map version changes before the answer
+//!    (`seats::snapshot`).
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -93,6 +95,14 @@ pub async fn create(
     let error = match store::hold(&state.db, &hold).await {
         Ok(HoldOutcome::Held(row)) => {
             metrics::counter!("holds_total", "outcome" => "won").increment(1);
+            // Before answering, so that the next seat-map read anywhere shows
+            // the hold as the caller's (`seats::snapshot`).
+            if let Err(e) = state.redis.bump_seats_version(schedule_id).await {
+                // The seat still shows `held` (its lock); the caller's `mine`
+                // flag can lag by up to `seats::snapshot::MAX_AGE_MS`.
+                metrics::counter!("redis_errors_total").increment(1);
+                tracing::warn!(error = %e, "held, but the seat map's version could not be changed");
+            }
             let location = format!("/v1/reservations/{reservation_id}");
             let body = Json(row.view(now)?);
             return Ok((StatusCode::CREATED, [(header::LOCATION, location)], body).into_response());
