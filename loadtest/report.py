@@ -39,7 +39,7 @@ table("Latency at half the measured rate (wrk, paced)", ["poll@half", "join@half
 table("The queue scenario, open model (k6: 1,000 waiting users polling at the gateway's cadence + 300 joins/s)", ["queue-k6"])
 table("Holds of free seats (wrk) and hold storms (k6)", ["bare-update", "hold", "storm-50-seats", "storm-one-seat"], "bare-update")
 table("Payments: the pgbench transaction and the HTTP endpoint", ["pgbench-pay", "pay"], "pgbench-pay")
-table("Flash sale (k6)", ["flash-sale"])
+table("Flash sale (k6): one replica of each service, then through nginx in front of two", ["flash-sale", "replicated-flash-sale"])
 table("Scale: 1k vs 1M waiting users, same arrival rates (k6)", ["poll@1k", "poll@1M", "join@1k", "join@1M"])
 
 if facts:
@@ -90,6 +90,15 @@ sold, seats = facts.get("flash sale: seats sold (confirmed and paid)"), facts.ge
 targets.append(("flash sale: 0 oversold, 0 5xx, every seat sold once",
                 f"{oversold} oversold, {errors5xx} 5xx, {sold}/{seats} sold",
                 oversold == "0" and errors5xx == "0" and sold == seats))
+oversold = facts.get("replicated flash sale: oversold seats (more than one live reservation)")
+twice = facts.get("replicated flash sale: seats sold more than once (more than one paid reservation)")
+errors5xx = facts.get("replicated flash sale: 5xx answers")
+sold, seats = facts.get("replicated flash sale: seats sold (confirmed and paid)"), facts.get("replicated flash sale: seats")
+ledger = facts.get("all users: balances differing from their ledger")
+targets.append(("replicated flash sale through nginx: 0 oversold, 0 5xx, every seat sold once, ledgers equal balances",
+                f"{oversold} oversold, {twice} sold twice, {errors5xx} 5xx, {sold}/{seats} sold, {ledger} balances off their ledger"
+                if sold is not None else "-",
+                oversold == "0" and twice == "0" and errors5xx == "0" and sold == seats and ledger == "0"))
 if "join-before" in by or "poll-before" in by:
     print("### Before and after (same run, each against this run's baseline)\n")
     if facts.get("before: the gateway of commit"):

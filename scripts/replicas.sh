@@ -115,10 +115,16 @@ cmd_up() {
   if [ -d "$LB_DIR" ]; then cmd_down --quiet; fi
   mkdir -p "$LB_DIR/logs"
 
-  local listen=${LB_ADDR:-127.0.0.1:$(free_port)} k service
+  local listen=${LB_ADDR:-127.0.0.1:$(free_port)} k service port taken
   echo "http://$listen" >"$LB_DIR/lb.url"
+  taken=" ${listen##*:} "
   for k in $(seq 1 "$replicas"); do
-    for service in gateway booking; do echo "127.0.0.1:$(free_port)" >"$LB_DIR/$service-$k.addr"; done
+    for service in gateway booking; do
+      port=$(free_port)
+      while [[ "$taken" == *" $port "* ]]; do port=$(free_port); done
+      taken="$taken$port "
+      echo "127.0.0.1:$port" >"$LB_DIR/$service-$k.addr"
+    done
   done
   write_nginx_conf "$replicas" "$listen"
 
