@@ -80,7 +80,10 @@ trap 'kill $(jobs -p) 2>/dev/null; LB_DIR="$work/replicas" scripts/replicas.sh d
 log() { printf '[loadtest] %s\n' "$*" >&2; }
 fact() { printf '{"kind":"fact","name":"%s","value":"%s"}\n' "$1" "$2" >>"$results"; }
 
-DB=loadtest
+# Its database and ports (LOADTEST_PORT..+4: the earlier gateway, the flash
+# sale's booking, booking, gateway, baseline); set them to run beside another run.
+DB="${LOADTEST_DB:-loadtest}"
+PORT="${LOADTEST_PORT:-8086}"
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB" RUST_LOG=warn ADMIN_TOKEN=loadtest
 export REDIS_KEY_PREFIX="lt:$(date +%s)"
 # The runner is one client address polling a few tickets and writing for a
@@ -116,22 +119,22 @@ mint() { # FIRST LAST: one session token per line, user FIRST first
 }
 GATEWAY_ENV=(QUEUE_TICK_MS=250 QUEUE_ADMIT_PER_TICK=100000 QUEUE_MAX_ACTIVE=10000000 ACTIVE_TTL_SECS=3600
   QUEUE_IDLE_TIMEOUT_SECS=3600)
-BASELINE_ADDR=127.0.0.1:8090 BASELINE_DATABASE_URL="$DATABASE_URL" target/release/baseline & base_pid=$!
-env "${GATEWAY_ENV[@]}" GATEWAY_ADDR=127.0.0.1:8089 DATA_DIR="$work" \
-  IDENTITY_JWKS_URL=http://127.0.0.1:8088/.well-known/jwks.json target/release/gateway & gw_pid=$!
-BOOKING_ADDR=127.0.0.1:8088 JWKS_URL=http://127.0.0.1:8089/.well-known/jwks.json DATA_DIR="$work/booking" \
+BASELINE_ADDR=127.0.0.1:$((PORT + 4)) BASELINE_DATABASE_URL="$DATABASE_URL" target/release/baseline & base_pid=$!
+env "${GATEWAY_ENV[@]}" GATEWAY_ADDR=127.0.0.1:$((PORT + 3)) DATA_DIR="$work" \
+  IDENTITY_JWKS_URL=http://127.0.0.1:$((PORT + 2))/.well-known/jwks.json target/release/gateway & gw_pid=$!
+BOOKING_ADDR=127.0.0.1:$((PORT + 2)) JWKS_URL=http://127.0.0.1:$((PORT + 3))/.well-known/jwks.json DATA_DIR="$work/booking" \
   target/release/booking & bk_pid=$!
 # A second booking replica with short holds, for the flash sale: holds that
 # fans walk away from expire within the sale.
-BOOKING_ADDR=127.0.0.1:8087 JWKS_URL=http://127.0.0.1:8089/.well-known/jwks.json HOLD_TTL_SECS=10 RUN_MIGRATIONS=false \
+BOOKING_ADDR=127.0.0.1:$((PORT + 1)) JWKS_URL=http://127.0.0.1:$((PORT + 3))/.well-known/jwks.json HOLD_TTL_SECS=10 RUN_MIGRATIONS=false \
   DATA_DIR="$work/booking" target/release/booking & bk2_pid=$!
-ready=(http://127.0.0.1:8089/readyz http://127.0.0.1:8088/readyz http://127.0.0.1:8087/readyz http://127.0.0.1:8090/)
+ready=(http://127.0.0.1:$((PORT + 3))/readyz http://127.0.0.1:$((PORT + 2))/readyz http://127.0.0.1:$((PORT + 1))/readyz http://127.0.0.1:$((PORT + 4))/)
 if [ -n "${BEFORE:-}" ]; then
   # The earlier gateway: same settings, its own port, data dir and keys.
   mkdir -p "$work/before"
-  env "${GATEWAY_ENV[@]}" GATEWAY_ADDR=127.0.0.1:8086 DATA_DIR="$work/before" REDIS_KEY_PREFIX="$REDIS_KEY_PREFIX:before" \
+  env "${GATEWAY_ENV[@]}" GATEWAY_ADDR=127.0.0.1:$((PORT)) DATA_DIR="$work/before" REDIS_KEY_PREFIX="$REDIS_KEY_PREFIX:before" \
     "$BEFORE/target/release/gateway" & gw_before_pid=$!
-  ready+=(http://127.0.0.1:8086/readyz)
+  ready+=(http://127.0.0.1:$((PORT))/readyz)
 fi
 up=
 for _ in $(seq 1 60); do
@@ -140,7 +143,7 @@ for _ in $(seq 1 60); do
   sleep 0.5
 done
 [ -n "$up" ] || { log "services did not become ready: ${ready[*]}"; exit 1; }
-GW=http://127.0.0.1:8089 BK=http://127.0.0.1:8088 GW_BEFORE=http://127.0.0.1:8086
+GW=http://127.0.0.1:$((PORT + 3)) BK=http://127.0.0.1:$((PORT + 2)) GW_BEFORE=http://127.0.0.1:$((PORT))
 admin() { # concert settings [gateway]
   curl -fs -X PATCH "${3:-$GW}/v1/admin/concerts/$1/queue" -H "authorization: Bearer $ADMIN_TOKEN" \
     -H 'content-type: application/json' -d "$2" >/dev/null; }
@@ -252,10 +255,10 @@ if [ -n "${BEFORE:-}" ]; then
   seq 1 1000 | xargs -P 8 -I{} curl -s -X POST "$GW_BEFORE/v1/concerts/3/queue" -H 'content-type: application/json' \
     -d '{"user_id":{}}' | grep -o '"ticket":"[^"]*"' | cut -d'"' -f4 >"$work/tickets-before"
 fi
-wrk_run baseline "$base_pid" http://127.0.0.1:8090/ plain.lua
+wrk_run baseline "$base_pid" http://127.0.0.1:$((PORT + 4))/ plain.lua
 # The same yardstick driven by poll.lua: identical client-side work (a Lua
 # request() per request, an Authorization header), so the ratio isolates the server.
-wrk_run baseline-as-poll "$base_pid" http://127.0.0.1:8090/ poll.lua
+wrk_run baseline-as-poll "$base_pid" http://127.0.0.1:$((PORT + 4))/ poll.lua
 [ -z "${BEFORE:-}" ] || TICKETS_FILE="$work/tickets-before" WRK_DIR="$BEFORE/loadtest/wrk" \
   wrk_run poll-before "$gw_before_pid" "$GW_BEFORE/v1/concerts/3/queue/status" poll.lua
 wrk_run poll "$gw_pid" "$GW/v1/concerts/3/queue/status" poll.lua
@@ -274,7 +277,7 @@ reused "join"
 SESSIONS_FILE="$work/sessions-1k" JOIN_STRIDE=500 \
   wrk_run rejoin "$gw_pid" "$GW/v1/concerts/3/queue" join.lua
 # The yardstick again: how much the machine drifted during these runs.
-wrk_run baseline-again "$base_pid" http://127.0.0.1:8090/ plain.lua
+wrk_run baseline-again "$base_pid" http://127.0.0.1:$((PORT + 4))/ plain.lua
 fi
 if want latency; then
 # Latency at half the measured rate. k6 cannot generate ~10k requests/s next
@@ -304,7 +307,7 @@ python3 loadtest/admit_users.py "$GW" 1 1 15000 "$work/sessions-15k" >"$work/adm
 cut -d' ' -f2 "$work/admitted" >"$work/tokens"
 export TOKENS_FILE="$work/tokens" FIRST_SCHEDULE; FIRST_SCHEDULE=$(q "select min(schedule_id) from schedules where concert_id = 1")
 export SCHEDULES_PER_THREAD=2000  # dates 1..4000 for the wrk runs (200,000 seats); 4001.. for the storms
-wrk_run bare-update "$base_pid" http://127.0.0.1:8090/hold/0/0 hold-bare.lua
+wrk_run bare-update "$base_pid" http://127.0.0.1:$((PORT + 4))/hold/0/0 hold-bare.lua
 wrk_run hold "$bk_pid" "$BK/v1/reservations" hold.lua
 kill "$base_pid"   # its idle Postgres connections would crowd out pgbench's
 storm_a=$((FIRST_SCHEDULE + 4000)); storm_b=$((FIRST_SCHEDULE + 4001))
@@ -344,7 +347,7 @@ if want flash; then
 log "flash sale: fans arrive until 200 seats over 4 dates are sold"
 mint 150001 152000 >"$work/sessions-flash"   # 40 fans/s for 45 s
 sale_start=$(date +%s.%N)
-k6_run flash-sale "$bk2_pid" flash-sale.js GATEWAY="$GW" BOOKING=http://127.0.0.1:8087 CONCERT=2 RATE=40 DURATION=45s \
+k6_run flash-sale "$bk2_pid" flash-sale.js GATEWAY="$GW" BOOKING=http://127.0.0.1:$((PORT + 1)) CONCERT=2 RATE=40 DURATION=45s \
   FIRST_USER=150001 SESSIONS_FILE="$work/sessions-flash" SESSIONS_FIRST_USER=150001
 fact "flash sale: seats" "$(q "select count(*) from seats join schedules using (schedule_id) where concert_id = 2")"
 fact "flash sale: seats sold (confirmed and paid)" "$(q "select count(*) from payment_reservations pr join reservations r using (reservation_id) join schedules s using (schedule_id) where s.concert_id = 2")"
