@@ -314,10 +314,25 @@ def check_compose(schema_path):
             host = target.split(":")[0]
             if host != "localhost" and host not in services:
                 fail(f"Prometheus scrapes {target}, which is not a compose service")
-    nginx = (path.parent / "nginx.conf").read_text()
-    for host in re.findall(r"server\s+([\w-]+):\d+", nginx):
-        if host not in services:
-            fail(f"nginx forwards to {host}, which is not a compose service")
+    # One nginx configuration (deploy/nginx/nginx.conf) for compose and the
+    # local replicas; compose adds only its replica lists and port.
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in services["nginx"].get("volumes", [])}
+    if mounts.get("/etc/nginx/nginx.conf") != "../nginx/nginx.conf":
+        fail("nginx does not run deploy/nginx/nginx.conf")
+    for name in ("gateways.conf", "bookings.conf", "listen.conf"):
+        if f"/etc/nginx/{name}" not in mounts:
+            fail(f"nginx lacks /etc/nginx/{name}, which deploy/nginx/nginx.conf includes")
+    for upstream, prefix in (("gateways", "gateway-"), ("bookings", "booking-")):
+        hosts = re.findall(r"server\s+([\w-]+):\d+", (path.parent / f"nginx/{upstream}.conf").read_text())
+        if not hosts:
+            fail(f"nginx/{upstream}.conf names no replica")
+        for host in hosts:
+            if host not in services or not host.startswith(prefix):
+                fail(f"nginx/{upstream}.conf forwards to {host}, which is not a {prefix}N service")
+    trusted = services["gateway-1"]["environment"].get("TRUSTED_PROXIES", "")
+    address = services["nginx"].get("networks", {}).get("default", {}).get("ipv4_address")
+    if not address or trusted.replace(" ", "") != f"{address}/32":
+        fail("the services must trust nginx's address, and only it (TRUSTED_PROXIES)")
     for dockerfile in ("gateway", "booking"):
         text = (DEPLOY / f"docker/{dockerfile}.Dockerfile").read_text()
         if text.count("\nFROM ") + text.startswith("FROM ") < 2 or "AS build" not in text:

@@ -41,7 +41,7 @@ table("Seat map reads (wrk, 50 connections; 4 dates with 10 holds each, a differ
       ["baseline-seats", "seats-before", "seats"], "baseline-seats")
 table("Holds of free seats (wrk) and hold storms (k6)", ["bare-update", "hold", "storm-50-seats", "storm-one-seat"], "bare-update")
 table("Payments: the pgbench transaction and the HTTP endpoint", ["pgbench-pay", "pay"], "pgbench-pay")
-table("Flash sale (k6)", ["flash-sale"])
+table("Flash sale (k6): one replica of each service, then through nginx in front of two", ["flash-sale", "replicated-flash-sale"])
 table("Scale: 1k vs 1M waiting users, same arrival rates (k6)", ["poll@1k", "poll@1M", "join@1k", "join@1M"])
 table("ETA calibration: a real line (k6 eta.js; the figures are in Checks)", ["eta"])
 
@@ -103,6 +103,15 @@ if "seats-before" in by:
     print(f"| seats | {fmt(b, 0)} | {fmt(ratio('seats-before', 'baseline-seats'))} | {fmt(a, 0)} | "
           f"{fmt(ratio('seats', 'baseline-seats'))} | {fmt(ratio('seats', 'seats-before'))} |")
     print()
+oversold = facts.get("replicated flash sale: oversold seats (more than one live reservation)")
+twice = facts.get("replicated flash sale: seats sold more than once (more than one paid reservation)")
+errors5xx = facts.get("replicated flash sale: 5xx answers")
+sold, seats = facts.get("replicated flash sale: seats sold (confirmed and paid)"), facts.get("replicated flash sale: seats")
+ledger = facts.get("all users: balances differing from their ledger")
+targets.append(("replicated flash sale through nginx: 0 oversold, 0 5xx, every seat sold once, ledgers equal balances",
+                f"{oversold} oversold, {twice} sold twice, {errors5xx} 5xx, {sold}/{seats} sold, {ledger} balances off their ledger"
+                if sold is not None else "-",
+                oversold == "0" and twice == "0" and errors5xx == "0" and sold == seats and ledger == "0"))
 if "join-before" in by or "poll-before" in by:
     print("### Before and after (same run, each against this run's baseline)\n")
     if facts.get("before: the gateway of commit"):

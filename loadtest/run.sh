@@ -15,6 +15,8 @@
 #               baseline measured right before
 #   holds       admitted users' holds, the hold storms, pgbench, payments
 #   flash       the flash sale
+#   replicated  the same flash sale through nginx in front of 2 gateways and
+#               2 bookings (scripts/replicas.sh), on a concert of its own
 #   scale       1k vs 1M waiting users
 #   eta         ETA calibration: a real line (k6 eta.js), share of admitted fans
 #               whose wait fell inside the range they were shown, median error
@@ -42,6 +44,7 @@
 #     users for 50 seats, 10,000 requests for one seat
 #   payments (wrk) vs the same transaction in pgbench
 #   a flash sale (k6 flash-sale.js) until 200 seats over 4 dates are sold
+#   the same sale through nginx and two replicas of each service
 #   scale: join and poll p99 at 1k vs 1M waiting users; resident memory
 # Identity: every join carries a user's session token (API.md). The runner
 # makes an Ed25519 key in its work dir, starts both bookings with it
@@ -58,7 +61,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${DURATION:-10s}"; SECS="${DURATION%s}"
-ALL_SCENARIOS=throughput,latency,seatmap,holds,flash,scale,eta,draw
+ALL_SCENARIOS=throughput,latency,seatmap,holds,flash,replicated,scale,eta,draw
 SCENARIOS="${SCENARIOS:-$ALL_SCENARIOS}"
 for s in ${SCENARIOS//,/ }; do
   case ",$ALL_SCENARIOS," in *",$s,"*) ;; *) echo "unknown scenario $s (known: $ALL_SCENARIOS)" >&2; exit 2 ;; esac
@@ -88,7 +91,9 @@ cargo build --release -q -p gateway -p booking -p baseline
 out="loadtest/results/$(date -u +%Y%m%dT%H%M%SZ)"; mkdir -p "$out"
 results="$PWD/$out/results.jsonl"; : >"$results"
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+# The replicated sale's replicas and nginx are not this shell's jobs.
+trap 'kill $(jobs -p) 2>/dev/null; LB_DIR="$work/replicas" scripts/replicas.sh down >/dev/null 2>&1;
+  wait 2>/dev/null; rm -rf "$work"' EXIT
 log() { printf '[loadtest] %s\n' "$*" >&2; }
 fact() { printf '{"kind":"fact","name":"%s","value":"%s"}\n' "$1" "$2" >>"$results"; }
 
@@ -398,6 +403,42 @@ fact "flash sale: seats sold (confirmed and paid)" "$(q "select count(*) from pa
 fact "flash sale: oversold seats (more than one live reservation)" "$(q "select count(*) from (select 1 from reservations r join schedules s using (schedule_id) where s.concert_id = 2 and r.status in ('held','confirmed') group by r.schedule_id, r.seat_number having count(*) > 1) x")"
 fact "flash sale: 5xx answers" "$(python3 -c "import json;d=json.load(open('$work/flash-sale.json'));print(int(d['metrics'].get('server_errors',{}).get('values',{}).get('count',0)))")"
 fact "flash sale: time to sell out (s)" "$(q "select coalesce(round(extract(epoch from max(p.paid_at)) - $sale_start, 1)::text, 'not sold out') from payments p join payment_reservations pr on pr.payment_id = p.payment_id join reservations r on r.reservation_id = pr.reservation_id join schedules s using (schedule_id) where s.concert_id = 2 having count(*) = (select count(*) from seats join schedules using (schedule_id) where concert_id = 2)")"
+fi
+
+# --- the flash sale through nginx, two replicas of each service -----------------
+if want replicated; then
+log "replicated flash sale: nginx in front of 2 gateways and 2 bookings, 200 seats over 4 dates"
+# The replicas get the runner's settings (rate limits, the session key) and
+# the flash sale's: the gateway's quick ticks, 10-second holds. Redis prefix
+# and data dir of their own; nginx on a free port.
+lb_url=$(env "${GATEWAY_ENV[@]}" HOLD_TTL_SECS=10 RUN_MIGRATIONS=false LB_DIR="$work/replicas" \
+  DATA_DIR="$work/replicated" REDIS_KEY_PREFIX="$REDIS_KEY_PREFIX:lb" scripts/replicas.sh up --replicas 2)
+lb_pid() { cat "$work/replicas/$1.pid"; }
+lb_concert=$(curl -fs -X POST "$lb_url/v1/admin/concerts" -H "authorization: Bearer $ADMIN_TOKEN" -H 'content-type: application/json' \
+  -d '{"title": "Flash sale, replicated", "venue": "Hall E", "schedules": ['"$(for m in 1 2 3 4; do
+    printf '{"starts_at": "%s", "price": 50000, "seats": 50}' "$(date -u -d "+30 days $m minutes" +%Y-%m-%dT%H:%M:%SZ)"
+    [ "$m" = 4 ] || printf ','; done)"']}' | python3 -c 'import json,sys;print(json.load(sys.stdin)["concert_id"])')
+admin "$lb_concert" '{"admit_per_tick": 10, "max_active": 100}' "$lb_url"
+mint 152001 154000 >"$work/sessions-replicated"
+sale_start=$(date +%s.%N)
+k6_run replicated-flash-sale "$(lb_pid gateway-1)" flash-sale.js GATEWAY="$lb_url" BOOKING="$lb_url" CONCERT="$lb_concert" \
+  RATE=40 DURATION=45s FIRST_USER=152001 SESSIONS_FILE="$work/sessions-replicated" SESSIONS_FIRST_USER=152001
+of_sale="from reservations r join schedules s using (schedule_id) where s.concert_id = $lb_concert"
+fact "replicated flash sale: seats" "$(q "select count(*) from seats join schedules using (schedule_id) where concert_id = $lb_concert")"
+fact "replicated flash sale: seats sold (confirmed and paid)" "$(q "select count(*) from payment_reservations pr join reservations r using (reservation_id) join schedules s using (schedule_id) where s.concert_id = $lb_concert")"
+fact "replicated flash sale: seats sold more than once (more than one paid reservation)" "$(q "select count(*) from (select 1 from payment_reservations pr join reservations r using (reservation_id) join schedules s using (schedule_id) where s.concert_id = $lb_concert group by r.schedule_id, r.seat_number having count(*) > 1) x")"
+fact "replicated flash sale: oversold seats (more than one live reservation)" "$(q "select count(*) from (select 1 $of_sale and r.status in ('held','confirmed') group by r.schedule_id, r.seat_number having count(*) > 1) x")"
+fact "replicated flash sale: 5xx answers" "$(python3 -c "import json;d=json.load(open('$work/replicated-flash-sale.json'));print(int(d['metrics'].get('server_errors',{}).get('values',{}).get('count',0)))")"
+fact "replicated flash sale: time to sell out (s)" "$(q "select coalesce(round(extract(epoch from max(p.paid_at)) - $sale_start, 1)::text, 'not sold out') from payments p join payment_reservations pr on pr.payment_id = p.payment_id join reservations r on r.reservation_id = pr.reservation_id join schedules s using (schedule_id) where s.concert_id = $lb_concert having count(*) = (select count(*) from seats join schedules using (schedule_id) where concert_id = $lb_concert)")"
+# How nginx spread the sale: requests each replica answered (its /metrics).
+spread=
+for replica in GATEWAY_1 GATEWAY_2 BOOKING_1 BOOKING_2; do
+  url=$(sed -n "s/^$replica=//p" "$work/replicas/env")
+  n=$(curl -fs "$url/metrics" | awk '/^http_requests_total\{/ && !/route="\/metrics"/ && !/route="\/readyz"/ {t += $NF} END {printf "%d", t}')
+  spread="$spread${spread:+, }$replica $n"
+done
+fact "replicated flash sale: requests answered per replica" "$spread"
+LB_DIR="$work/replicas" scripts/replicas.sh down >/dev/null
 fi
 fact "all users: balances differing from their ledger" "$(q "select count(*) from balances b where b.balance <> (select coalesce(sum(case kind when 'charge' then amount else -amount end), 0) from balance_ledger l where l.user_id = b.user_id)")"
 

@@ -10,12 +10,14 @@
 #     and validated against the API schemas (kubernetes-validate --strict),
 #     plus probes, preStop, grace, HPA, PDB, Service and settings checks;
 #   * Compose: the Compose Specification schema, pinned images, wiring, and
-#     multi-stage non-root Dockerfiles.
+#     multi-stage non-root Dockerfiles;
+#   * nginx: `nginx -t` on deploy/nginx/nginx.conf with the compose replica
+#     lists (their host names replaced by 127.0.0.1, which resolves here).
 #
 #   scripts/check-deploy.sh
 #
 # The first run installs what is missing: Debian's `prometheus` (promtool)
-# and `kubernetes-client` (kubectl, for kustomize) when running as root, and
+# `kubernetes-client` (kubectl, for kustomize) and `nginx` when running as root, and
 # the pinned Python packages of deploy/check-requirements.txt into
 # target/deploy-check. Later runs need no network.
 set -euo pipefail
@@ -33,6 +35,7 @@ apt_install() { # package command
 }
 command -v promtool >/dev/null || apt_install prometheus promtool
 command -v kubectl >/dev/null || apt_install kubernetes-client kubectl
+command -v nginx >/dev/null || apt_install nginx nginx
 
 venv=target/deploy-check
 requirements=deploy/check-requirements.txt
@@ -82,5 +85,16 @@ done
 log "Compose file and Dockerfiles"
 schema=$("$py" -c 'import importlib.util, os; print(os.path.join(importlib.util.find_spec("compose").submodule_search_locations[0], "config", "compose_spec.json"))')
 "$py" deploy/check.py compose "$schema"
+
+log "nginx configuration"
+mkdir -p "$work/nginx"
+cp deploy/nginx/nginx.conf "$work/nginx/"
+for file in gateways.conf bookings.conf listen.conf; do
+  sed -E 's/server +[A-Za-z0-9.-]+:/server 127.0.0.1:/' "deploy/compose/nginx/$file" >"$work/nginx/$file"
+done
+if ! nginx -t -q -p "$work/nginx" -c "$work/nginx/nginx.conf" -e stderr 2>"$work/nginx.err"; then
+  cat "$work/nginx.err" >&2
+  die "nginx refuses deploy/nginx/nginx.conf"
+fi
 
 log "all deployment checks passed"

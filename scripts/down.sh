@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stop the gateway and booking started by scripts/up.sh (SIGTERM: they drain and exit).
+# Stop the gateway and booking started by scripts/up.sh (SIGTERM: they drain
+# and exit), or the replicas and nginx of scripts/up.sh --replicas N.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DATA_DIR="${DATA_DIR:-.data}"
@@ -16,3 +17,6 @@ for name in gateway booking; do
   fi
   rm -f "$pidfile"
 done
+if [ -d "$DATA_DIR/replicas" ]; then
+  if $quiet; then DATA_DIR="$DATA_DIR" scripts/replicas.sh down >/dev/null 2>&1; else DATA_DIR="$DATA_DIR" scripts/replicas.sh down; fi
+fi

@@ -3,7 +3,8 @@
 #
 #   scripts/test.sh            formatting, lints, then the whole test suite
 #
-# The suite ends with the browser tests and the API fuzzing run
+# The suite ends with the tests through nginx (scripts/lb-tests.sh), the
+# browser tests and the API fuzzing run
 # (scripts/fuzz-api.sh: a few minutes, bounded by FUZZ_MAX_TIME per service).
 #
 # Tests create their own databases (test_<uuid>) and Redis key prefixes
@@ -31,5 +32,6 @@ echo "[test] cargo clippy" >&2
 cargo clippy --workspace --all-targets -- -D warnings
 echo "[test] cargo test" >&2
 cargo test --workspace --all-targets
+scripts/lb-tests.sh  # the contract through nginx in front of two replicas of each service
 scripts/browser-tests.sh
 scripts/fuzz-api.sh

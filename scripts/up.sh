@@ -4,6 +4,10 @@
 #   scripts/up.sh             build, migrate, seed, run gateway + booking (Ctrl-C stops both)
 #   scripts/up.sh --detach    same, but leave them running in the background
 #                             (stop them with scripts/down.sh)
+#   scripts/up.sh --replicas 2 [--detach]
+#                             N gateways and N bookings behind nginx on
+#                             GATEWAY_ADDR (one origin, routed by path;
+#                             scripts/replicas.sh)
 #
 # Redis and PostgreSQL are started (or installed, as root) when missing.
 # Settings come from the environment (see README.md); the defaults below
@@ -12,7 +16,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 detach=false
-[ "${1:-}" = "--detach" ] && detach=true
+replicas=
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    --detach) detach=true; shift ;;
+    --replicas) replicas=${2:?--replicas needs a number}; shift 2 ;;
+    *) echo "usage: scripts/up.sh [--detach] [--replicas N]" >&2; exit 2 ;;
+  esac
+done
 
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ticketing}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
@@ -39,24 +50,38 @@ target/release/booking migrate
 target/release/booking seed
 
 "$(dirname "$0")/down.sh" --quiet || true
-target/release/booking >"$DATA_DIR/logs/booking.log" 2>&1 &
-echo $! >"$DATA_DIR/booking.pid"
-target/release/gateway >"$DATA_DIR/logs/gateway.log" 2>&1 &
-echo $! >"$DATA_DIR/gateway.pid"
+if [ -n "$replicas" ]; then
+  # nginx takes the gateway's address: fans, the gateway API and the booking
+  # API on one origin.
+  LB_ADDR="$GATEWAY_ADDR" scripts/replicas.sh up --replicas "$replicas" >/dev/null
+  BOOKING_ADDR="$GATEWAY_ADDR"
+  echo "[up] nginx on http://$GATEWAY_ADDR in front of $replicas gateways and $replicas bookings" \
+    "(their own addresses: $DATA_DIR/replicas/env)" >&2
+else
+  target/release/booking >"$DATA_DIR/logs/booking.log" 2>&1 &
+  echo $! >"$DATA_DIR/booking.pid"
+  target/release/gateway >"$DATA_DIR/logs/gateway.log" 2>&1 &
+  echo $! >"$DATA_DIR/gateway.pid"
 
-wait_ready() { # name addr
-  for _ in $(seq 1 60); do
-    if curl -fs "http://$2/readyz" >/dev/null 2>&1; then return 0; fi
-    sleep 0.5
-  done
-  echo "[up] $1 did not become ready; see $DATA_DIR/logs/$1.log" >&2
-  tail -n 20 "$DATA_DIR/logs/$1.log" >&2
-  exit 1
-}
-wait_ready gateway "$GATEWAY_ADDR"
-wait_ready booking "$BOOKING_ADDR"
+  wait_ready() { # name addr
+    for _ in $(seq 1 60); do
+      if curl -fs "http://$2/readyz" >/dev/null 2>&1; then return 0; fi
+      sleep 0.5
+    done
+    echo "[up] $1 did not become ready; see $DATA_DIR/logs/$1.log" >&2
+    tail -n 20 "$DATA_DIR/logs/$1.log" >&2
+    exit 1
+  }
+  wait_ready gateway "$GATEWAY_ADDR"
+  wait_ready booking "$BOOKING_ADDR"
+fi
 
 psql_q() { psql "$DATABASE_URL" -Atqc "$1"; }
+if [ -n "$replicas" ]; then
+  metrics="each replica's /metrics (addresses in $DATA_DIR/replicas/env)"
+else
+  metrics="http://$GATEWAY_ADDR/metrics  http://$BOOKING_ADDR/metrics"
+fi
 cat <<MSG
 
   Ticketing is up.
@@ -67,7 +92,7 @@ cat <<MSG
       API description      http://$GATEWAY_ADDR/openapi.json
   Booking (store)          http://$BOOKING_ADDR
       API description      http://$BOOKING_ADDR/openapi.json
-  Metrics                  http://$GATEWAY_ADDR/metrics  http://$BOOKING_ADDR/metrics
+  Metrics                  $metrics
   Admin token              $ADMIN_TOKEN
   Logs                     $DATA_DIR/logs/
 
@@ -90,4 +115,9 @@ if $detach; then
 fi
 echo "  Press Ctrl-C to stop."
 trap '"$(dirname "$0")/down.sh"; exit 0' INT TERM
-wait
+if [ -n "$replicas" ]; then
+  # The replicas are not this shell's children: wait while nginx runs.
+  while kill -0 "$(cat "$DATA_DIR/replicas/nginx.pid" 2>/dev/null)" 2>/dev/null; do sleep 1; done
+else
+  wait
+fi
