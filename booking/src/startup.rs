@@ -73,11 +73,11 @@ impl Application {
         }
         let conn = connect_redis(
             settings.redis_url.expose_secret(),
-            settings.redis_sentinel.as_ref(),
+            &settings.redis_topology,
             STARTUP_PATIENCE,
         )
         .await
-        .context("cannot connect to Redis (REDIS_URL, REDIS_SENTINELS)")?;
+        .context("cannot connect to Redis (REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES)")?;
         let redis = RedisGate::new(conn.clone(), settings.redis_key_prefix.clone());
         let limits = Arc::new(Limits::new(
             &settings.limits,

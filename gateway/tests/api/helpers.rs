@@ -120,7 +120,11 @@ async fn start(
         addr: "127.0.0.1:0".into(),
         database_url: db_url.clone(),
         redis_url: config.redis_url.clone().unwrap_or_else(testing::redis_url),
-        redis_sentinel: None,
+        redis_topology: if config.redis_url.is_some() {
+            shared::infra::RedisTopology::Server
+        } else {
+            testing::redis_topology()
+        },
         key_prefix: prefix.clone(),
         admin_token: Some(ADMIN_TOKEN.to_owned().into()),
         tick: Duration::from_millis(config.tick_ms),
