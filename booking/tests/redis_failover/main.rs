@@ -263,8 +263,9 @@ impl Setup {
         }
     }
 
-    /// Check that a replica took over from the killed server on `killed`.
-    async fn assert_replica_took_over(&self, key: &str, killed: u16) {
+    /// Check that a replica took over from the killed server on `killed`
+    /// (on the cluster, waiting up to `by` for the nodes to agree).
+    async fn assert_replica_took_over(&self, key: &str, killed: u16, by: Instant) {
         match self {
             Self::Sentinel(s) => assert_eq!(
                 s.named_primary_port().await.as_deref(),
@@ -272,7 +273,11 @@ impl Setup {
                 "the Sentinels promoted the replica: this was a real failover"
             ),
             Self::Cluster(c) => {
-                let now = c.master_of(key, Some(killed)).await;
+                let mut now = c.master_of(key, Some(killed)).await;
+                while now.is_none_or(|port| port == killed) && Instant::now() < by {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    now = c.master_of(key, Some(killed)).await;
+                }
                 assert!(
                     now.is_some_and(|port| port != killed),
                     "a replica serves the queue's slot now (master {now:?}, killed {killed}): \
@@ -501,9 +506,11 @@ async fn run(setup: Setup) {
         assert!(Instant::now() < busy, "no traffic before the kill");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // The kill time is taken once the server is dead: a request that
+    // succeeded while the kill was under way does not count as "after".
+    let killed_port = setup.kill_primary(&queue_key).await;
     let killed = Instant::now();
     kill_time.set(killed).unwrap();
-    let killed_port = setup.kill_primary(&queue_key).await;
 
     // Joins, polls and holds that started after the kill succeed again.
     let deadline = killed + RECOVERY;
@@ -528,7 +535,7 @@ async fn run(setup: Setup) {
         );
     }
     setup
-        .assert_replica_took_over(&queue_key, killed_port)
+        .assert_replica_took_over(&queue_key, killed_port, deadline)
         .await;
 
     // Let the fans go on for a while on the new primary, watched.
