@@ -13,6 +13,7 @@ async fn thousand_concurrent_joins_get_positions_1_to_1000_and_are_admitted_in_j
     let app = spawn_app().await;
     let concert = app.create_concert().await;
     let users = app.create_users(1000).await;
+    app.fetch_identity_keys(users[0]).await;
 
     let joins = join_all(users.iter().map(|&u| app.join(concert, u))).await;
     let mut by_position: Vec<(u64, String)> = joins
