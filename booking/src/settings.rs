@@ -31,6 +31,9 @@ pub struct Settings {
     /// (followed across failovers), or the Redis Cluster of
     /// `REDIS_CLUSTER_NODES`.
     pub redis_topology: RedisTopology,
+    /// How long a Redis command may take before its request answers `503`:
+    /// `REDIS_TIMEOUT` (1.5 s; not configurable, tests lengthen it).
+    pub redis_timeout: Duration,
     /// `REDIS_KEY_PREFIX`: first segment of every Redis key.
     pub redis_key_prefix: String,
     /// `BOOKING_ADDR`: where to listen (port 0 picks a free port).
@@ -103,6 +106,7 @@ impl Settings {
             database_max_connections: parse_in_range("DATABASE_MAX_CONNECTIONS", 32, 1, 1000)?,
             redis_url: string_or("REDIS_URL", "redis://127.0.0.1:6379").into(),
             redis_topology: RedisTopology::from_env()?,
+            redis_timeout: shared::infra::REDIS_TIMEOUT,
             redis_key_prefix: key_prefix("REDIS_KEY_PREFIX", "tq")?,
             addr,
             admin_token: var("ADMIN_TOKEN").map(SecretString::from),

@@ -24,6 +24,7 @@ fn settings(prefix: &str) -> Settings {
         redis_url: std::env::var("TEST_REDIS_URL")
             .unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
         redis_topology: shared::infra::RedisTopology::Server,
+        redis_timeout: shared::infra::REDIS_TIMEOUT,
         key_prefix: prefix.to_owned(),
         admin_token: None,
         tick: Duration::from_millis(1000),

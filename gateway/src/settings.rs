@@ -28,6 +28,9 @@ pub struct Settings {
     /// (followed across failovers), or the Redis Cluster of
     /// `REDIS_CLUSTER_NODES`.
     pub redis_topology: RedisTopology,
+    /// How long a Redis command may take before its request answers `503`:
+    /// `REDIS_TIMEOUT` (1.5 s; not configurable, tests lengthen it).
+    pub redis_timeout: Duration,
     /// `REDIS_KEY_PREFIX`: every key lives under it (default `tq`).
     pub key_prefix: String,
     /// `ADMIN_TOKEN`: bearer token of the admin endpoints; unset disables them (403).
@@ -94,6 +97,7 @@ impl Settings {
             ),
             redis_url: string_or("REDIS_URL", "redis://127.0.0.1:6379"),
             redis_topology: RedisTopology::from_env()?,
+            redis_timeout: shared::infra::REDIS_TIMEOUT,
             key_prefix: key_prefix("REDIS_KEY_PREFIX", "tq")?,
             admin_token,
             tick: Duration::from_millis(parse_in_range("QUEUE_TICK_MS", 1000, 10, 60_000)?),

@@ -36,9 +36,21 @@ pub async fn connect_redis(
     topology: &RedisTopology,
     patience: Duration,
 ) -> Result<RedisConnection, redis::RedisError> {
+    connect_redis_with_timeout(url, topology, patience, REDIS_TIMEOUT).await
+}
+
+/// [`connect_redis`] with `response_timeout` instead of [`REDIS_TIMEOUT`]
+/// for every command: the services take it from their settings
+/// (`redis_timeout`), which tests on a loaded machine lengthen.
+pub async fn connect_redis_with_timeout(
+    url: &str,
+    topology: &RedisTopology,
+    patience: Duration,
+    response_timeout: Duration,
+) -> Result<RedisConnection, redis::RedisError> {
     let client = redis::Client::open(url)?;
     let config = ConnectionManagerConfig::new()
-        .set_response_timeout(Some(REDIS_TIMEOUT))
+        .set_response_timeout(Some(response_timeout))
         .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT))
         .set_number_of_retries(2)
         .set_max_delay(Duration::from_millis(500));
@@ -52,12 +64,13 @@ pub async fn connect_redis(
             }
             RedisTopology::Sentinel(sentinel) => {
                 let config = AsyncConnectionConfig::new()
-                    .set_response_timeout(Some(REDIS_TIMEOUT))
+                    .set_response_timeout(Some(response_timeout))
                     .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT));
                 RedisConnection::sentinel(sentinel, url, config).await
             }
             RedisTopology::Cluster(cluster) => {
-                RedisConnection::cluster(cluster, url, REDIS_CONNECT_TIMEOUT, REDIS_TIMEOUT).await
+                RedisConnection::cluster(cluster, url, REDIS_CONNECT_TIMEOUT, response_timeout)
+                    .await
             }
         };
         match attempt {

@@ -98,6 +98,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         } else {
             shared::testing::redis_topology()
         },
+        redis_timeout: shared::testing::TEST_REDIS_TIMEOUT,
         redis_key_prefix: prefix.clone(),
         addr: "127.0.0.1:0".parse().expect("a socket address"),
         admin_token: options.admin_token.map(Into::into),

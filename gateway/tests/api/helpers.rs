@@ -125,6 +125,7 @@ async fn start(
         } else {
             testing::redis_topology()
         },
+        redis_timeout: testing::TEST_REDIS_TIMEOUT,
         key_prefix: prefix.clone(),
         admin_token: Some(ADMIN_TOKEN.to_owned().into()),
         tick: Duration::from_millis(config.tick_ms),

@@ -52,6 +52,15 @@ pub fn redis_topology() -> crate::infra::RedisTopology {
     }
 }
 
+/// How long a Redis command of a service under test may take (the services'
+/// `redis_timeout`; `REDIS_TIMEOUT`, 1.5 s, in production). The services run
+/// in the test process, unoptimised, next to the test's own clients, on a
+/// machine that other builds and tests keep busy: a reply can wait longer
+/// than 1.5 s for the CPU there, and a request would answer `503` although
+/// Redis is fine. Tests of a Redis outage cut the connection (an error at
+/// once); the failover tests keep `REDIS_TIMEOUT`.
+pub const TEST_REDIS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A connection to the tests' Redis ([`redis_topology`]).
 ///
 /// # Panics
