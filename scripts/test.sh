@@ -20,6 +20,7 @@ psql -h 127.0.0.1 -U postgres -d postgres -Atqc \
   psql -h 127.0.0.1 -U postgres -d postgres -q >/dev/null
 redis-cli -h 127.0.0.1 --scan --pattern 'test:*' | xargs -r -n 500 redis-cli -h 127.0.0.1 unlink >/dev/null
 scripts/redis-sentinel.sh stop-all  # Sentinel setups of an interrupted failover test
+scripts/redis-cluster.sh stop-all   # clusters of an interrupted cluster test run
 # The failover test (booking/tests/redis_failover, at most 3 minutes) starts
 # its own primary, replica and Sentinels; install the packages first, so that
 # a machine where they cannot be installed fails here, loudly.
@@ -32,6 +33,8 @@ echo "[test] cargo clippy" >&2
 cargo clippy --workspace --all-targets -- -D warnings
 echo "[test] cargo test" >&2
 cargo test --workspace --all-targets
+echo "[test] the queue, replica and seat-race tests on a Redis Cluster" >&2
+scripts/cluster-tests.sh
 scripts/lb-tests.sh  # the contract through nginx in front of two replicas of each service
 scripts/browser-tests.sh
 scripts/fuzz-api.sh

@@ -9,8 +9,8 @@
 //! | `{prefix}:{c:<concert_id>}:active` | sorted set | gateway (admit), booking (ZREM after payment) | ticket ids (`jti`) admitted to book, scored by the end of their session in Unix ms |
 //! | `{prefix}:{c:<concert_id>}:users` | hash | gateway (join) | user id → the ticket id they hold in that queue; booking reads it to end the session of a user who paid with a session token |
 //! | `{prefix}:{c:<concert_id>}:epoch` | string | gateway (building the queue) | the queue's epoch; an access token of another epoch whose ticket is not in the active set may have lost its session with Redis (`auth::admission`) |
-//! | `{prefix}:revoked-session:<jti>` | string, expires with the token | booking (logout) | the session is revoked (`shared::sessions`); read by both services |
-//! | `{prefix}:revoked-sessions-loaded` | string | both (after copying `revoked_sessions` from Postgres) | the revocations are in this Redis; missing after a data loss, which makes the next check reload them |
+//! | `{prefix}:{revoked}:session:<jti>` | string, expires with the token | booking (logout) | the session is revoked (`shared::sessions`); read by both services |
+//! | `{prefix}:{revoked}:loaded` | string | both (after copying `revoked_sessions` from Postgres) | the revocations are in this Redis; missing after a data loss, which makes the next check reload them |
 //! | `{prefix}:login-failures:<user_id>` | sorted set, 15-minute `PX` | booking (login) | one member per failed (or in-flight) login of that user id in the last 15 minutes, scored by Redis time |
 //! | `{prefix}:{s:<schedule_id>}:seat:<n>` | string, `PX` = hold time | booking | the reservation id that won seat `n`; `SET NX` is the first-come gate |
 //! | `{prefix}:{s:<schedule_id>}:seats-version` | string, `PX` = 24 h | booking (after every hold, release and payment of the schedule; a seat-map reader that finds none) | a random UUID naming the schedule's current seat map: a replica's cached copy of the map is used only while this is still the version it was read under (`seats::snapshot`) |

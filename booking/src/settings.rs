@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::http::HeaderValue;
 use secrecy::SecretString;
-use shared::infra::SentinelSettings;
+use shared::infra::RedisTopology;
 use shared::limits::RateLimitSettings;
 use shared::serve::ServeSettings;
 use shared::settings::{ConfigError, bool_or, key_prefix, parse_in_range, string_or, var};
@@ -23,11 +23,17 @@ pub struct Settings {
     /// `DATABASE_MAX_CONNECTIONS`: size of the Postgres pool.
     pub database_max_connections: u32,
     /// `REDIS_URL` (default `redis://127.0.0.1:6379`); with Sentinel only
-    /// its user name, password and database number are used.
+    /// its user name, password and database number are used, with a Redis
+    /// Cluster only its user name and password.
     pub redis_url: SecretString,
-    /// `REDIS_SENTINELS` and `REDIS_SENTINEL_MASTER` (both unset by default):
-    /// find the Redis primary through these Sentinels and follow failovers.
-    pub redis_sentinel: Option<SentinelSettings>,
+    /// How Redis is reached: `REDIS_URL` alone (the default), the primary
+    /// named by the Sentinels of `REDIS_SENTINELS` and `REDIS_SENTINEL_MASTER`
+    /// (followed across failovers), or the Redis Cluster of
+    /// `REDIS_CLUSTER_NODES`.
+    pub redis_topology: RedisTopology,
+    /// How long a Redis command may take before its request answers `503`:
+    /// `REDIS_TIMEOUT` (1.5 s; not configurable, tests lengthen it).
+    pub redis_timeout: Duration,
     /// `REDIS_KEY_PREFIX`: first segment of every Redis key.
     pub redis_key_prefix: String,
     /// `BOOKING_ADDR`: where to listen (port 0 picks a free port).
@@ -99,7 +105,8 @@ impl Settings {
             .into(),
             database_max_connections: parse_in_range("DATABASE_MAX_CONNECTIONS", 32, 1, 1000)?,
             redis_url: string_or("REDIS_URL", "redis://127.0.0.1:6379").into(),
-            redis_sentinel: SentinelSettings::from_env()?,
+            redis_topology: RedisTopology::from_env()?,
+            redis_timeout: shared::infra::REDIS_TIMEOUT,
             redis_key_prefix: key_prefix("REDIS_KEY_PREFIX", "tq")?,
             addr,
             admin_token: var("ADMIN_TOKEN").map(SecretString::from),

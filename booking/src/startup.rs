@@ -12,7 +12,7 @@ use axum::Router;
 use axum::http::{HeaderName, Method, header};
 use secrecy::ExposeSecret;
 use shared::http::{ShutdownFlag, common_routes, shutdown_signal, with_standard_layers};
-use shared::infra::{connect_redis, postgres_pool};
+use shared::infra::{connect_redis_with_timeout, postgres_pool};
 use shared::openapi::Scheme;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
@@ -72,13 +72,14 @@ impl Application {
         if settings.run_migrations {
             migrate(&db).await?;
         }
-        let conn = connect_redis(
+        let conn = connect_redis_with_timeout(
             settings.redis_url.expose_secret(),
-            settings.redis_sentinel.as_ref(),
+            &settings.redis_topology,
             STARTUP_PATIENCE,
+            settings.redis_timeout,
         )
         .await
-        .context("cannot connect to Redis (REDIS_URL, REDIS_SENTINELS)")?;
+        .context("cannot connect to Redis (REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES)")?;
         let redis = RedisGate::new(conn.clone(), settings.redis_key_prefix.clone());
         let limits = Arc::new(Limits::new(
             &settings.limits,

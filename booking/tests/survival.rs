@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shared::testing::{delete_prefix, fresh_database, random_prefix, redis_url};
+use shared::testing::{delete_prefix, fresh_database, random_prefix};
 
 #[path = "stack/mod.rs"]
 mod stack;
@@ -271,9 +271,7 @@ async fn after_redis_lost_everything_an_admitted_token_still_holds_and_a_paid_or
         StatusCode::NO_CONTENT
     );
 
-    let mut redis = shared::infra::connect_redis(&redis_url(), None, Duration::from_secs(5))
-        .await
-        .unwrap();
+    let mut redis = shared::testing::test_redis().await;
     delete_prefix(&mut redis, &stack.prefix).await;
 
     // At once (before or after the gateway's next tick rebuilds the queue):

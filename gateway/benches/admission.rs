@@ -23,7 +23,8 @@ fn settings(prefix: &str) -> Settings {
         database_url: "postgres://postgres@127.0.0.1:5432/unused".into(),
         redis_url: std::env::var("TEST_REDIS_URL")
             .unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
-        redis_sentinel: None,
+        redis_topology: shared::infra::RedisTopology::Server,
+        redis_timeout: shared::infra::REDIS_TIMEOUT,
         key_prefix: prefix.to_owned(),
         admin_token: None,
         tick: Duration::from_millis(1000),
@@ -67,7 +68,7 @@ async fn fill(state: &AppState, concert: ConcertId, from: u64, count: u64) {
         .await
         .unwrap();
     let _: () = redis::cmd("SADD")
-        .arg(format!("{}:concerts", state.settings.key_prefix))
+        .arg(gateway::keys::concerts_key(&state.settings.key_prefix))
         .arg(concert.get())
         .query_async(&mut conn)
         .await
@@ -82,9 +83,13 @@ fn admission(c: &mut Criterion) {
     let clock = Arc::new(ManualClock::starting_now());
     let state = rt.block_on(async {
         let settings = settings(&prefix);
-        let redis = shared::infra::connect_redis(&settings.redis_url, None, Duration::from_secs(5))
-            .await
-            .unwrap();
+        let redis = shared::infra::connect_redis(
+            &settings.redis_url,
+            &settings.redis_topology,
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
         let db = shared::infra::postgres_pool(&settings.database_url, 1).unwrap();
         let state = AppState::new(
             Arc::new(settings),

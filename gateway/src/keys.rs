@@ -17,8 +17,16 @@
 //! | `tq:{c:42}:admits` | zset | `<tick>:<admitted>` → tick time, the last minute of ticks |
 //! | `tq:{c:42}:stats` | hash | `admitted_last_minute`, `window_ms` (the measured rate); `ticks` and `admitted_sq`, the number of ticks in the window and the sum of the squares of their admissions (the rate's spread, for `eta_range_seconds`: [`crate::queue::eta`]) |
 //! | `tq:{c:42}:epoch` | string | the queue's epoch: written last when the keys are built (`restore.lua`); missing means Redis lost the queue (see [`crate::recovery`]) |
-//! | `tq:concerts` | set | concert ids with a queue, so the ticker knows what to tick (copied from Postgres's `queue_settings`) |
-//! | `tq:concerts-loaded` | string | `tq:concerts` was copied from Postgres into this Redis; missing after a data loss |
+//! | `tq:{concerts}:ids` | set | concert ids with a queue, so the ticker knows what to tick (copied from Postgres's `queue_settings`) |
+//! | `tq:{concerts}:loaded` | string | `tq:{concerts}:ids` was copied from Postgres into this Redis; missing after a data loss |
+//!
+//! The registry of concerts is the only key the gateway shares across
+//! concerts. Its set and its marker share the hash tag `{concerts}`: they
+//! are written in one pipeline, and on a Redis Cluster they live on the
+//! same master, so a failover that loses the set loses the marker with it
+//! and the next tick copies the set back from Postgres. The ticker reads the
+//! set (`SMEMBERS`, one key) instead of scanning the keyspace, so it never
+//! asks every node of a cluster.
 //!
 //! Scripts are `.lua` files run with EVALSHA (reloaded on NOSCRIPT by
 //! `redis::Script`). Every script receives the eleven per-concert keys in the
@@ -85,14 +93,15 @@ impl QueueKeys {
     }
 }
 
-/// The set of concert ids that have a queue.
+/// The set of concert ids that have a queue: `{prefix}:{concerts}:ids`.
 pub fn concerts_key(prefix: &str) -> String {
-    format!("{prefix}:concerts")
+    format!("{prefix}:{{concerts}}:ids")
 }
 
-/// The marker that `tq:concerts` was copied from Postgres into this Redis.
+/// The marker that [`concerts_key`] was copied from Postgres into this
+/// Redis: `{prefix}:{concerts}:loaded`, in the same Cluster slot.
 pub fn concerts_loaded_key(prefix: &str) -> String {
-    format!("{prefix}:concerts-loaded")
+    format!("{prefix}:{{concerts}}:loaded")
 }
 
 const STATUS_FN: &str = include_str!("scripts/status_fn.lua");

@@ -24,7 +24,7 @@
 //!   a short while ([`resume_grace_ms`]) only earlier tickets are admitted,
 //!   so a waiter who polls a little late is not overtaken.
 //!
-//! The set of concerts the ticker ticks (`tq:concerts`) is copied back from
+//! The set of concerts the ticker ticks (`tq:{concerts}:ids`) is copied back from
 //! `queue_settings` when its marker is missing, and every
 //! [`REGISTRY_SYNC_MS`] anyway. A rebuild of a queue that existed before is
 //! a recovery: counted in `redis_recoveries_total`, logged, and reported by
@@ -224,7 +224,7 @@ pub fn is_lost(reply: &Value) -> bool {
     matches!(reply, Value::BulkString(bytes) if bytes == b"x")
 }
 
-/// Make sure `tq:concerts` names every queue Postgres knows: when its
+/// Make sure `tq:{concerts}:ids` names every queue Postgres knows: when its
 /// marker is missing (Redis lost it) or every [`REGISTRY_SYNC_MS`]. Also
 /// prunes sessions that ended long ago.
 pub async fn sync_registry(state: &AppState, now_ms: i64) -> ApiResult<()> {

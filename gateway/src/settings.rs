@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::SecretString;
-use shared::infra::SentinelSettings;
+use shared::infra::RedisTopology;
 use shared::limits::RateLimitSettings;
 use shared::serve::ServeSettings;
 use shared::settings::{ConfigError, key_prefix, parse_in_range, string_or, var};
@@ -20,11 +20,17 @@ pub struct Settings {
     /// survive a loss of Redis (`queue_settings`, `queue_sessions`) are written.
     pub database_url: String,
     /// `REDIS_URL` (default `redis://127.0.0.1:6379`); with Sentinel only
-    /// its user name, password and database number are used.
+    /// its user name, password and database number are used, with a Redis
+    /// Cluster only its user name and password.
     pub redis_url: String,
-    /// `REDIS_SENTINELS` and `REDIS_SENTINEL_MASTER` (both unset by default):
-    /// find the Redis primary through these Sentinels and follow failovers.
-    pub redis_sentinel: Option<SentinelSettings>,
+    /// How Redis is reached: `REDIS_URL` alone (the default), the primary
+    /// named by the Sentinels of `REDIS_SENTINELS` and `REDIS_SENTINEL_MASTER`
+    /// (followed across failovers), or the Redis Cluster of
+    /// `REDIS_CLUSTER_NODES`.
+    pub redis_topology: RedisTopology,
+    /// How long a Redis command may take before its request answers `503`:
+    /// `REDIS_TIMEOUT` (1.5 s; not configurable, tests lengthen it).
+    pub redis_timeout: Duration,
     /// `REDIS_KEY_PREFIX`: every key lives under it (default `tq`).
     pub key_prefix: String,
     /// `ADMIN_TOKEN`: bearer token of the admin endpoints; unset disables them (403).
@@ -90,7 +96,8 @@ impl Settings {
                 "postgres://postgres@127.0.0.1:5432/ticketing",
             ),
             redis_url: string_or("REDIS_URL", "redis://127.0.0.1:6379"),
-            redis_sentinel: SentinelSettings::from_env()?,
+            redis_topology: RedisTopology::from_env()?,
+            redis_timeout: shared::infra::REDIS_TIMEOUT,
             key_prefix: key_prefix("REDIS_KEY_PREFIX", "tq")?,
             admin_token,
             tick: Duration::from_millis(parse_in_range("QUEUE_TICK_MS", 1000, 10, 60_000)?),

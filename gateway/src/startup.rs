@@ -38,13 +38,14 @@ impl Application {
         // Install the recorder before anything counts.
         let _ = shared::telemetry::metrics_handle();
         let tokens = TokenService::from_settings(&settings).context("loading the signing key")?;
-        let redis = shared::infra::connect_redis(
+        let redis = shared::infra::connect_redis_with_timeout(
             &settings.redis_url,
-            settings.redis_sentinel.as_ref(),
+            &settings.redis_topology,
             Duration::from_secs(30),
+            settings.redis_timeout,
         )
         .await
-        .context("connecting to Redis (REDIS_URL, REDIS_SENTINELS)")?;
+        .context("connecting to Redis (REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES)")?;
         let db = shared::infra::postgres_pool(&settings.database_url, settings.db_pool_size)
             .context("DATABASE_URL is not a valid Postgres URL")?;
         let listener = TcpListener::bind(&settings.addr)

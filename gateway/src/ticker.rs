@@ -65,8 +65,8 @@ pub async fn tick_concert(
         .unwrap_or_default()
         .chunks_exact(2)
         .filter_map(|pair| {
-            let ticket: String = redis::from_redis_value(&pair[0]).ok()?;
-            let user: String = redis::from_redis_value(&pair[1]).ok()?;
+            let ticket: String = redis::from_redis_value_ref(&pair[0]).ok()?;
+            let user: String = redis::from_redis_value_ref(&pair[1]).ok()?;
             Some((uuid::Uuid::parse_str(&ticket).ok()?, user.parse().ok()?))
         })
         .collect();
@@ -142,7 +142,7 @@ pub async fn concerts(state: &AppState) -> redis::RedisResult<Vec<ConcertId>> {
         .await?;
     Ok(ids
         .iter()
-        .filter_map(|v| redis::from_redis_value::<i64>(v).ok())
+        .filter_map(|v| redis::from_redis_value_ref::<i64>(v).ok())
         .filter_map(|id| ConcertId::new(id).ok())
         .collect())
 }

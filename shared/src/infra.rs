@@ -9,13 +9,13 @@
 
 use std::time::Duration;
 
-use redis::AsyncConnectionConfig;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncConnectionConfig, ServerErrorKind};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::ids::ConcertId;
-pub use crate::redis_conn::{RedisConnection, SentinelSettings};
+pub use crate::redis_conn::{ClusterSettings, RedisConnection, RedisTopology, SentinelSettings};
 
 /// How long a Redis command may take before the request gives up with 503.
 pub const REDIS_TIMEOUT: Duration = Duration::from_millis(1500);
@@ -25,32 +25,52 @@ pub const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long connecting to a Redis server may take.
 const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 
-/// Connect to Redis, retrying for up to `patience` at start: to `url`
-/// (`REDIS_URL`), or, when `sentinel` is given (`REDIS_SENTINELS`,
-/// `REDIS_SENTINEL_MASTER`), to the primary the Sentinels name, followed
-/// across failovers (`url` then only supplies credentials and the database).
+/// Connect to Redis as `topology` says (API.md "Configuration"), retrying
+/// for up to `patience` at start: to `url` (`REDIS_URL`); to the primary the
+/// Sentinels name (`REDIS_SENTINELS`, `REDIS_SENTINEL_MASTER`), followed
+/// across failovers; or to the Redis Cluster of `REDIS_CLUSTER_NODES`. With
+/// Sentinel or Cluster, `url` only supplies credentials (and, with Sentinel,
+/// the database).
 pub async fn connect_redis(
     url: &str,
-    sentinel: Option<&SentinelSettings>,
+    topology: &RedisTopology,
     patience: Duration,
+) -> Result<RedisConnection, redis::RedisError> {
+    connect_redis_with_timeout(url, topology, patience, REDIS_TIMEOUT).await
+}
+
+/// [`connect_redis`] with `response_timeout` instead of [`REDIS_TIMEOUT`]
+/// for every command: the services take it from their settings
+/// (`redis_timeout`), which tests on a loaded machine lengthen.
+pub async fn connect_redis_with_timeout(
+    url: &str,
+    topology: &RedisTopology,
+    patience: Duration,
+    response_timeout: Duration,
 ) -> Result<RedisConnection, redis::RedisError> {
     let client = redis::Client::open(url)?;
     let config = ConnectionManagerConfig::new()
-        .set_response_timeout(REDIS_TIMEOUT)
-        .set_connection_timeout(REDIS_CONNECT_TIMEOUT)
+        .set_response_timeout(Some(response_timeout))
+        .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT))
         .set_number_of_retries(2)
-        .set_max_delay(500);
+        .set_max_delay(Duration::from_millis(500));
     let deadline = tokio::time::Instant::now() + patience;
     loop {
-        let attempt = match sentinel {
-            None => ConnectionManager::new_with_config(client.clone(), config.clone())
-                .await
-                .map(RedisConnection::direct),
-            Some(sentinel) => {
+        let attempt = match topology {
+            RedisTopology::Server => {
+                ConnectionManager::new_with_config(client.clone(), config.clone())
+                    .await
+                    .map(RedisConnection::direct)
+            }
+            RedisTopology::Sentinel(sentinel) => {
                 let config = AsyncConnectionConfig::new()
-                    .set_response_timeout(REDIS_TIMEOUT)
-                    .set_connection_timeout(REDIS_CONNECT_TIMEOUT);
+                    .set_response_timeout(Some(response_timeout))
+                    .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT));
                 RedisConnection::sentinel(sentinel, url, config).await
+            }
+            RedisTopology::Cluster(cluster) => {
+                RedisConnection::cluster(cluster, url, REDIS_CONNECT_TIMEOUT, response_timeout)
+                    .await
             }
         };
         match attempt {
@@ -131,7 +151,9 @@ pub async fn concerts_changed(
 
 /// Whether a Redis error means "Redis is unreachable" (→ 503) rather than a
 /// bug. `READONLY` is one: a primary that Sentinel has just demoted answers
-/// it until the connection follows the new primary; so is `NOREPLICAS`.
+/// it until the connection follows the new primary; so is `NOREPLICAS`, and
+/// on a Redis Cluster `CLUSTERDOWN`, `TRYAGAIN` and a slot whose master
+/// cannot be reached (during a failover).
 pub fn redis_is_unavailable(e: &redis::RedisError) -> bool {
     e.is_io_error()
         || e.is_timeout()
@@ -139,11 +161,13 @@ pub fn redis_is_unavailable(e: &redis::RedisError) -> bool {
         || e.is_connection_refusal()
         || matches!(
             e.kind(),
-            redis::ErrorKind::TryAgain
-                | redis::ErrorKind::ClusterDown
-                | redis::ErrorKind::MasterDown
-                | redis::ErrorKind::BusyLoadingError
-                | redis::ErrorKind::ReadOnly
+            redis::ErrorKind::Server(
+                ServerErrorKind::TryAgain
+                    | ServerErrorKind::ClusterDown
+                    | ServerErrorKind::MasterDown
+                    | ServerErrorKind::BusyLoading
+                    | ServerErrorKind::ReadOnly
+            ) | redis::ErrorKind::ClusterConnectionNotFound
         )
         // A primary with `min-replicas-to-write` refuses writes while too
         // few replicas are connected (docs/operations.md, Redis failover).
@@ -208,7 +232,10 @@ mod tests {
         let readonly = reply(b"-READONLY You can't write against a read only replica.\r\n");
         let noreplicas = reply(b"-NOREPLICAS Not enough good replicas to write.\r\n");
         let script = reply(b"-ERR Error running script\r\n");
-        assert_eq!(readonly.kind(), ErrorKind::ReadOnly);
+        assert_eq!(
+            readonly.kind(),
+            ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
+        );
         assert!(redis_is_unavailable(&readonly));
         assert!(redis_is_unavailable(&noreplicas));
         assert!(!redis_is_unavailable(&script));

@@ -1,7 +1,18 @@
 //! The Redis connection both services use: one multiplexed connection that
-//! every request pipelines onto, to a fixed server (`REDIS_URL`) or to the
+//! every request pipelines onto, to a fixed server (`REDIS_URL`), to the
 //! primary that Redis Sentinel names (`REDIS_SENTINELS` and
-//! `REDIS_SENTINEL_MASTER`, API.md "Configuration"), followed across failovers.
+//! `REDIS_SENTINEL_MASTER`), followed across failovers, or to a Redis Cluster
+//! (`REDIS_CLUSTER_NODES`), API.md "Configuration". Which one is chosen once,
+//! from the configuration ([`RedisTopology`]); every script and command of
+//! both services then runs unchanged on any of them.
+//!
+//! On a Redis Cluster the crate's cluster connection sends each command to
+//! the master of its key's slot (one multiplexed connection per master),
+//! follows `MOVED`/`ASK` redirections, and learns the new slot map when a
+//! replica has taken over from a failed master; a script is loaded on every
+//! master when a node answers `NOSCRIPT`. A command or pipeline must stay
+//! within one slot: every key a script or pipeline touches shares a hash tag
+//! (ARCHITECTURE.md, "Redis keys").
 //!
 //! Why a wrapper: the `redis` crate's `ConnectionManager` reconnects to the
 //! address it was built with, so after Sentinel promotes a replica it would
@@ -23,6 +34,8 @@ use std::sync::{Arc, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager, MultiplexedConnection};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use redis::{
     AsyncConnectionConfig, Cmd, ConnectionAddr, ErrorKind, IntoConnectionInfo, Pipeline,
@@ -35,6 +48,100 @@ use crate::settings::{ConfigError, var};
 /// How long one Sentinel may take to name the primary (including the
 /// `ROLE` check of the server it names) before the next Sentinel is asked.
 pub const SENTINEL_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How the services reach Redis, read once from the configuration (API.md
+/// "Configuration"): `REDIS_SENTINELS` with `REDIS_SENTINEL_MASTER`, or
+/// `REDIS_CLUSTER_NODES`, or neither (the one server of `REDIS_URL`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum RedisTopology {
+    /// One server at `REDIS_URL`.
+    #[default]
+    Server,
+    /// The primary that Redis Sentinel names, followed across failovers.
+    Sentinel(SentinelSettings),
+    /// A Redis Cluster found from its seed nodes.
+    Cluster(ClusterSettings),
+}
+
+impl RedisTopology {
+    /// Read the variables above. Both Sentinel and Cluster set, or a bad
+    /// value: an error naming the variable.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let sentinel = SentinelSettings::from_env()?;
+        let cluster = ClusterSettings::from_env()?;
+        match (sentinel, cluster) {
+            (None, None) => Ok(Self::Server),
+            (Some(sentinel), None) => Ok(Self::Sentinel(sentinel)),
+            (None, Some(cluster)) => Ok(Self::Cluster(cluster)),
+            (Some(_), Some(cluster)) => Err(ConfigError {
+                name: "REDIS_CLUSTER_NODES",
+                value: cluster
+                    .nodes
+                    .iter()
+                    .map(|(h, p)| format!("{h}:{p}"))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                reason: "cannot be set together with REDIS_SENTINELS (a Redis Cluster fails over by itself)"
+                    .into(),
+            }),
+        }
+    }
+}
+
+/// The seed nodes of a Redis Cluster (`REDIS_CLUSTER_NODES`). Any reachable
+/// seed is enough: the others and the slot map are learnt from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterSettings {
+    /// `(host, port)` of each seed, in the order given.
+    pub nodes: Vec<(String, u16)>,
+}
+
+impl ClusterSettings {
+    /// Read `REDIS_CLUSTER_NODES` (comma-separated `host:port`, IPv6 hosts in
+    /// brackets): `None` when unset, an error naming it when malformed.
+    pub fn from_env() -> Result<Option<Self>, ConfigError> {
+        var("REDIS_CLUSTER_NODES")
+            .map(|list| Self::parse(&list))
+            .transpose()
+    }
+
+    /// Parse the list; see [`ClusterSettings::from_env`].
+    pub fn parse(list: &str) -> Result<Self, ConfigError> {
+        Ok(Self {
+            nodes: parse_nodes("REDIS_CLUSTER_NODES", list)?,
+        })
+    }
+}
+
+/// Parse comma-separated `host:port` entries (IPv6 hosts in brackets) of the
+/// variable `name`; at least one.
+fn parse_nodes(name: &'static str, list: &str) -> Result<Vec<(String, u16)>, ConfigError> {
+    let bad = |reason: &str| ConfigError {
+        name,
+        value: list.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let mut nodes = Vec::new();
+    for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (host, port) = entry
+            .rsplit_once(':')
+            .ok_or_else(|| bad("each entry is host:port"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port = port
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| bad("a port is 1..=65535"))?;
+        if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '/') {
+            return Err(bad("an entry has no valid host"));
+        }
+        nodes.push((host.to_owned(), port));
+    }
+    if nodes.is_empty() {
+        return Err(bad("names no node"));
+    }
+    Ok(nodes)
+}
 
 /// The Sentinels to ask and the name of the primary they watch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,37 +177,14 @@ impl SentinelSettings {
 
     /// Parse the two values; see [`SentinelSettings::from_env`].
     pub fn parse(list: &str, master: &str) -> Result<Self, ConfigError> {
-        let bad = |name, value: &str, reason: &str| ConfigError {
-            name,
-            value: value.to_owned(),
-            reason: reason.to_owned(),
-        };
-        let mut sentinels = Vec::new();
-        for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let (host, port) = entry
-                .rsplit_once(':')
-                .ok_or_else(|| bad("REDIS_SENTINELS", list, "each entry is host:port"))?;
-            let host = host.trim_start_matches('[').trim_end_matches(']');
-            let port = port
-                .parse::<u16>()
-                .ok()
-                .filter(|p| *p > 0)
-                .ok_or_else(|| bad("REDIS_SENTINELS", list, "a port is 1..=65535"))?;
-            if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '/') {
-                return Err(bad("REDIS_SENTINELS", list, "an entry has no valid host"));
-            }
-            sentinels.push((host.to_owned(), port));
-        }
-        if sentinels.is_empty() {
-            return Err(bad("REDIS_SENTINELS", list, "names no Sentinel"));
-        }
+        let sentinels = parse_nodes("REDIS_SENTINELS", list)?;
         let master = master.trim();
         if master.is_empty() || master.contains(|c: char| c.is_whitespace() || c.is_control()) {
-            return Err(bad(
-                "REDIS_SENTINEL_MASTER",
-                master,
-                "a master name without spaces",
-            ));
+            return Err(ConfigError {
+                name: "REDIS_SENTINEL_MASTER",
+                value: master.to_owned(),
+                reason: "a master name without spaces".into(),
+            });
         }
         Ok(Self {
             sentinels,
@@ -122,6 +206,8 @@ enum Link {
     Direct(ConnectionManager),
     /// The primary named by Sentinel.
     Sentinel(Arc<Follower>),
+    /// The masters of a Redis Cluster, one connection each (the crate's).
+    Cluster(ClusterConnection),
 }
 
 impl RedisConnection {
@@ -155,10 +241,51 @@ impl RedisConnection {
     }
 }
 
+impl RedisConnection {
+    /// Connect to the Redis Cluster of `settings`: ask the seeds for the
+    /// slot map and connect to every master. `url` (`REDIS_URL`) gives the
+    /// user name, password and protocol (a cluster has only database 0);
+    /// its host is not used. A command answers within `response_timeout`
+    /// in all, redirections and retries during a failover included, so a
+    /// request during a failover gets `503` instead of waiting. Fails when
+    /// no seed answers (the caller retries).
+    pub async fn cluster(
+        settings: &ClusterSettings,
+        url: &str,
+        connection_timeout: Duration,
+        response_timeout: Duration,
+    ) -> RedisResult<Self> {
+        let auth = url.into_connection_info()?;
+        let auth = auth.redis_settings();
+        let mut builder = ClusterClientBuilder::new(
+            settings
+                .nodes
+                .iter()
+                .map(|(host, port)| ConnectionAddr::Tcp(host.clone(), *port)),
+        )
+        .connection_timeout(connection_timeout)
+        .response_timeout(response_timeout)
+        .use_protocol(auth.protocol());
+        if let Some(user) = auth.username() {
+            builder = builder.username(user);
+        }
+        if let Some(password) = auth.password() {
+            builder = builder.password(password);
+        }
+        let conn = builder.build()?.get_async_connection().await?;
+        tracing::info!(
+            seeds = settings.nodes.len(),
+            "connected to the Redis Cluster"
+        );
+        Ok(Self(Link::Cluster(conn)))
+    }
+}
+
 impl ConnectionLike for RedisConnection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match &mut self.0 {
             Link::Direct(manager) => manager.req_packed_command(cmd),
+            Link::Cluster(cluster) => cluster.req_packed_command(cmd),
             Link::Sentinel(follower) => {
                 let follower = Arc::clone(follower);
                 Box::pin(async move {
@@ -179,6 +306,7 @@ impl ConnectionLike for RedisConnection {
     ) -> RedisFuture<'a, Vec<Value>> {
         match &mut self.0 {
             Link::Direct(manager) => manager.req_packed_commands(pipeline, offset, count),
+            Link::Cluster(cluster) => cluster.req_packed_commands(pipeline, offset, count),
             Link::Sentinel(follower) => {
                 let follower = Arc::clone(follower);
                 Box::pin(async move {
@@ -194,6 +322,7 @@ impl ConnectionLike for RedisConnection {
     fn get_db(&self) -> i64 {
         match &self.0 {
             Link::Direct(manager) => manager.get_db(),
+            Link::Cluster(cluster) => cluster.get_db(),
             Link::Sentinel(follower) => follower.current().0.get_db(),
         }
     }
@@ -201,7 +330,8 @@ impl ConnectionLike for RedisConnection {
 
 /// Whether `e` says the connection no longer reaches a writable primary.
 fn needs_new_primary(e: &RedisError) -> bool {
-    crate::infra::redis_is_unavailable(e) || e.kind() == ErrorKind::ReadOnly
+    crate::infra::redis_is_unavailable(e)
+        || e.kind() == ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
 }
 
 /// The connection to the current primary, shared by every handle.
@@ -299,7 +429,8 @@ impl Resolver {
         url: &str,
         config: AsyncConnectionConfig,
     ) -> RedisResult<Self> {
-        let auth = url.into_connection_info()?.redis;
+        let info = url.into_connection_info()?;
+        let auth = info.redis_settings();
         let sentinels = settings
             .sentinels
             .iter()
@@ -309,13 +440,13 @@ impl Resolver {
                     settings.master.clone(),
                     SentinelServerType::Master,
                 )?
-                .set_client_to_redis_db(auth.db)
-                .set_client_to_redis_protocol(auth.protocol);
-                if let Some(user) = &auth.username {
-                    builder = builder.set_client_to_redis_username(user.clone());
+                .set_client_to_redis_db(auth.db())
+                .set_client_to_redis_protocol(auth.protocol());
+                if let Some(user) = auth.username() {
+                    builder = builder.set_client_to_redis_username(user);
                 }
-                if let Some(password) = &auth.password {
-                    builder = builder.set_client_to_redis_password(password.clone());
+                if let Some(password) = auth.password() {
+                    builder = builder.set_client_to_redis_password(password);
                 }
                 builder.build()
             })
@@ -337,7 +468,7 @@ impl Resolver {
             let sentinel = &mut self.sentinels[index];
             let attempt = async {
                 let client = sentinel.async_get_client().await?;
-                let primary = client.get_connection_info().addr.to_string();
+                let primary = client.get_connection_info().addr().to_string();
                 let conn = client
                     .get_multiplexed_async_connection_with_config(&self.config)
                     .await?;
@@ -351,7 +482,7 @@ impl Resolver {
                 Ok(Err(e)) => last_error = Some(e),
                 Err(_) => {
                     last_error = Some(RedisError::from((
-                        ErrorKind::IoError,
+                        ErrorKind::Io,
                         "a Sentinel did not answer in time",
                     )));
                 }
@@ -365,7 +496,20 @@ impl Resolver {
 
 #[cfg(test)]
 mod tests {
-    use super::SentinelSettings;
+    use super::{ClusterSettings, SentinelSettings};
+
+    #[test]
+    fn cluster_seeds_parse_and_bad_ones_name_the_variable() {
+        let c = ClusterSettings::parse("10.0.0.1:7000, 10.0.0.2:7001,").unwrap();
+        assert_eq!(
+            c.nodes,
+            vec![("10.0.0.1".to_owned(), 7000), ("10.0.0.2".to_owned(), 7001)]
+        );
+        for list in ["", " , ", "host", "host:0", "h:70000", ":7000"] {
+            let e = ClusterSettings::parse(list).unwrap_err();
+            assert_eq!(e.name, "REDIS_CLUSTER_NODES", "{list:?}");
+        }
+    }
 
     #[test]
     fn sentinel_lists_parse_and_bad_ones_name_the_variable() {

@@ -6,7 +6,7 @@
 //! (cached by exact token string, like every token), then asks Redis whether
 //! the session was revoked. `DELETE /v1/sessions/current` writes the
 //! revocation to Postgres (`revoked_sessions`, the truth) and then to Redis
-//! (`{prefix}:revoked-session:<jti>` until the token's `exp`). Because every
+//! (`{prefix}:{revoked}:session:<jti>` until the token's `exp`). Because every
 //! verification reads that key (never cached), a revoked token is refused by
 //! every replica of both services from the moment the revocation answered
 //! (API.md, Errors preamble and `DELETE /v1/sessions/current`).
@@ -18,10 +18,17 @@
 //!
 //! Redis may lose its data (a restart without persistence, a flush, a
 //! failover to a lagging replica). The same round trip therefore also reads
-//! `{prefix}:revoked-sessions-loaded`, a marker written after the
+//! `{prefix}:{revoked}:loaded`, a marker written after the
 //! revocations were copied from Postgres: when it is missing, the verifier
 //! copies them again before answering, so a lost key can never bring a
 //! logged-out session back.
+//!
+//! The revocations and their marker share the hash tag `{revoked}`, so on a
+//! Redis Cluster they live in one slot: a batch of lookups is one
+//! single-slot pipeline, and a failover that loses revocations loses the
+//! marker with them (a marker on another master could outlive them and
+//! hide the loss). The cost is that every revocation lookup goes to that
+//! slot's master: one `EXISTS` per session-token request, batched.
 
 use std::sync::Arc;
 
@@ -193,7 +200,7 @@ impl SessionVerifier {
             Err(BatchError::Failed(e)) => return Err(SessionError::Redis(unshare(e))),
             Err(BatchError::Stopped) => {
                 return Err(SessionError::Redis(redis::RedisError::from((
-                    redis::ErrorKind::IoError,
+                    redis::ErrorKind::Io,
                     "the revocation lookup task stopped",
                 ))));
             }
@@ -274,7 +281,7 @@ async fn lookup(
         }
         Ok(_) => {
             let e = redis::RedisError::from((
-                redis::ErrorKind::ResponseError,
+                redis::ErrorKind::Client,
                 "a revocation lookup answered the wrong number of keys",
             ));
             crate::batch::all(ids.len(), &Arc::new(e))
@@ -295,14 +302,15 @@ fn unshare(e: Arc<redis::RedisError>) -> redis::RedisError {
     })
 }
 
-/// The key marking session `id` revoked: `{prefix}:revoked-session:<jti>`,
+/// The key marking session `id` revoked: `{prefix}:{revoked}:session:<jti>`,
 /// a string that expires with the token.
 pub fn revoked_key(prefix: &str, id: &str) -> String {
-    format!("{prefix}:revoked-session:{id}")
+    format!("{prefix}:{{revoked}}:session:{id}")
 }
 
 /// The marker that the revocations were copied from Postgres into this
-/// Redis: `{prefix}:revoked-sessions-loaded` (no expiry).
+/// Redis: `{prefix}:{revoked}:loaded` (no expiry), in the slot of the
+/// revocations.
 pub fn loaded_key(prefix: &str) -> String {
-    format!("{prefix}:revoked-sessions-loaded")
+    format!("{prefix}:{{revoked}}:loaded")
 }

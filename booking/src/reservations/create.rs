@@ -74,11 +74,31 @@ pub async fn create(
 
     let reservation_id = Uuid::new_v4();
     let ttl = state.settings.hold_ttl;
-    if !state
+    let locked = match state
         .redis
         .try_lock_seat(schedule_id, seat, reservation_id, ttl)
-        .await?
+        .await
     {
+        Ok(locked) => locked,
+        Err(e) if e.is_timeout() => {
+            // A timed-out `SET NX` may still have taken the seat: take it back
+            // (only if this reservation owns it), so that the seat is not
+            // refused to everyone for the hold time with no hold behind it.
+            // This runs after the `SET` on the same connection; if it fails
+            // too, the lock expires by itself.
+            if let Err(release) = state
+                .redis
+                .release_seat(schedule_id, seat, reservation_id)
+                .await
+            {
+                metrics::counter!("redis_errors_total").increment(1);
+                tracing::warn!(error = %release, "could not release the seat lock after a failed lock");
+            }
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !locked {
         metrics::counter!("holds_total", "outcome" => "lost_redis").increment(1);
         return Err(seat_unavailable(schedule_id, seat));
     }

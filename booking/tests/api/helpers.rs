@@ -93,7 +93,12 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         database_url: with_port(&database_url, options.postgres_proxy).into(),
         database_max_connections: 20,
         redis_url: with_port(&redis_url(), options.redis_proxy).into(),
-        redis_sentinel: None,
+        redis_topology: if options.redis_proxy.is_some() {
+            shared::infra::RedisTopology::Server
+        } else {
+            shared::testing::redis_topology()
+        },
+        redis_timeout: shared::testing::TEST_REDIS_TIMEOUT,
         redis_key_prefix: prefix.clone(),
         addr: "127.0.0.1:0".parse().expect("a socket address"),
         admin_token: options.admin_token.map(Into::into),
@@ -113,9 +118,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         serve: options.serve,
     };
     let address = start(settings.clone()).await;
-    let redis = shared::infra::connect_redis(&redis_url(), None, Duration::from_secs(5))
-        .await
-        .expect("Redis is reachable for tests");
+    let redis = shared::testing::test_redis().await;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()
@@ -426,7 +429,7 @@ impl TestApp {
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
-        sqlx::query_scalar(sql)
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
             .fetch_one(&self.db)
             .await
             .expect("count query")

@@ -1,10 +1,12 @@
-//! Redis failover through Sentinel (API.md, Configuration: `REDIS_SENTINELS`,
-//! `REDIS_SENTINEL_MASTER`). Two gateways and a booking find their Redis
-//! through the three Sentinels of `scripts/redis-sentinel.sh` (a primary and
-//! one replica); twenty fans join, poll, hold, pay and release while the
-//! primary is killed with SIGKILL. Within 30 s joins, polls and holds that
+//! Redis failover, through Sentinel (API.md, Configuration: `REDIS_SENTINELS`,
+//! `REDIS_SENTINEL_MASTER`) and on a Redis Cluster (`REDIS_CLUSTER_NODES`).
+//! Two gateways and a booking find their Redis through the three Sentinels of
+//! `scripts/redis-sentinel.sh` (a primary and one replica), or use the
+//! cluster of `scripts/redis-cluster.sh` (three masters, a replica each);
+//! twenty fans join, poll, hold, pay and release while the primary (on the
+//! cluster: the master of the concert's queue slot) is killed with SIGKILL. Within 30 s joins, polls and holds that
 //! started after the kill succeed again (so the promoted replica serves
-//! them, without a restart); every answer in between is one the contract
+//! them, without a restart, and the replica did take over); every answer in between is one the contract
 //! allows (`503` with `Retry-After` during the switch, never a `500` or a
 //! dropped connection); Postgres shows no seat sold twice and every balance
 //! equal to its ledger; Redis shows no user active twice at once and no tick
@@ -18,7 +20,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
-use shared::infra::{RedisConnection, SentinelSettings};
+use shared::infra::{ClusterSettings, RedisConnection, RedisTopology, SentinelSettings};
 use shared::testing::{fresh_database, random_prefix};
 use tokio::time::Instant;
 
@@ -109,36 +111,213 @@ impl Drop for SentinelSetup {
     }
 }
 
+/// The servers of `scripts/redis-cluster.sh start`, stopped when dropped.
+struct ClusterSetup {
+    env: HashMap<String, String>,
+}
+
+fn cluster_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/redis-cluster.sh")
+}
+
+impl ClusterSetup {
+    async fn start() -> Self {
+        let out = tokio::process::Command::new(cluster_script())
+            .arg("start")
+            .output()
+            .await
+            .expect("run scripts/redis-cluster.sh");
+        assert!(
+            out.status.success(),
+            "scripts/redis-cluster.sh start failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let env = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        Self { env }
+    }
+
+    fn get(&self, name: &str) -> &str {
+        self.env
+            .get(name)
+            .unwrap_or_else(|| panic!("the script printed no {name}"))
+    }
+
+    fn settings(&self) -> ClusterSettings {
+        ClusterSettings::parse(self.get("REDIS_CLUSTER_NODES"))
+            .expect("the script prints valid settings")
+    }
+
+    /// The port of the master that serves `key`'s slot, as the surviving
+    /// nodes see it (`CLUSTER SHARDS` of the first node that answers and
+    /// says the cluster is ok), skipping the node on `dead`.
+    async fn master_of(&self, key: &str, dead: Option<u16>) -> Option<u16> {
+        for port in self.get("REDIS_CLUSTER_PORTS").split_whitespace() {
+            let port: u16 = port.parse().ok()?;
+            if Some(port) == dead {
+                continue;
+            }
+            let Ok(client) = redis::Client::open(format!("redis://127.0.0.1:{port}")) else {
+                continue;
+            };
+            let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+                continue;
+            };
+            let Ok(slot) = redis::cmd("CLUSTER")
+                .arg("KEYSLOT")
+                .arg(key)
+                .query_async::<i64>(&mut conn)
+                .await
+            else {
+                continue;
+            };
+            let Ok(slots) = redis::cmd("CLUSTER")
+                .arg("SLOTS")
+                .query_async::<redis::Value>(&mut conn)
+                .await
+            else {
+                continue;
+            };
+            return master_in_slots(&slots, slot);
+        }
+        None
+    }
+}
+
+/// The master's port for `slot` in a `CLUSTER SLOTS` answer: entries of
+/// `[start, end, [host, port, id], replicas…]`.
+fn master_in_slots(slots: &redis::Value, slot: i64) -> Option<u16> {
+    let redis::Value::Array(ranges) = slots else {
+        return None;
+    };
+    ranges.iter().find_map(|range| {
+        let redis::Value::Array(fields) = range else {
+            return None;
+        };
+        let int = |v: &redis::Value| match v {
+            redis::Value::Int(n) => Some(*n),
+            _ => None,
+        };
+        let (start, end) = (int(fields.first()?)?, int(fields.get(1)?)?);
+        if !(start..=end).contains(&slot) {
+            return None;
+        }
+        let redis::Value::Array(master) = fields.get(2)? else {
+            return None;
+        };
+        u16::try_from(int(master.get(1)?)?).ok()
+    })
+}
+
+impl Drop for ClusterSetup {
+    fn drop(&mut self) {
+        if let Some(dir) = self.env.get("REDIS_CLUSTER_DIR") {
+            let _ = std::process::Command::new(cluster_script())
+                .args(["stop", dir])
+                .status();
+        }
+    }
+}
+
+/// The Redis under test.
+enum Setup {
+    Sentinel(SentinelSetup),
+    Cluster(ClusterSetup),
+}
+
+impl Setup {
+    fn topology(&self) -> RedisTopology {
+        match self {
+            Self::Sentinel(s) => RedisTopology::Sentinel(s.settings()),
+            Self::Cluster(c) => RedisTopology::Cluster(c.settings()),
+        }
+    }
+
+    /// SIGKILL the primary; on the cluster, the master of `key`'s slot.
+    /// Returns the killed server's port.
+    async fn kill_primary(&self, key: &str) -> u16 {
+        match self {
+            Self::Sentinel(s) => {
+                let status = std::process::Command::new("sh")
+                    .args(["-c", "kill -9 \"$1\"", "kill", s.get("REDIS_PRIMARY_PID")])
+                    .status()
+                    .expect("run kill");
+                assert!(status.success(), "the primary was killed");
+                s.get("REDIS_PRIMARY_PORT").parse().unwrap()
+            }
+            Self::Cluster(c) => {
+                let port = c
+                    .master_of(key, None)
+                    .await
+                    .expect("the cluster names the master of the queue's slot");
+                let status = std::process::Command::new(cluster_script())
+                    .args(["kill", c.get("REDIS_CLUSTER_DIR"), &port.to_string()])
+                    .status()
+                    .expect("run scripts/redis-cluster.sh kill");
+                assert!(status.success(), "the master was killed");
+                port
+            }
+        }
+    }
+
+    /// Check that a replica took over from the killed server on `killed`
+    /// (on the cluster, waiting up to `by` for the nodes to agree).
+    async fn assert_replica_took_over(&self, key: &str, killed: u16, by: Instant) {
+        match self {
+            Self::Sentinel(s) => assert_eq!(
+                s.named_primary_port().await.as_deref(),
+                Some(s.get("REDIS_REPLICA_PORT")),
+                "the Sentinels promoted the replica: this was a real failover"
+            ),
+            Self::Cluster(c) => {
+                let mut now = c.master_of(key, Some(killed)).await;
+                while now.is_none_or(|port| port == killed) && Instant::now() < by {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    now = c.master_of(key, Some(killed)).await;
+                }
+                assert!(
+                    now.is_some_and(|port| port != killed),
+                    "a replica serves the queue's slot now (master {now:?}, killed {killed}): \
+                     this was a real failover"
+                );
+            }
+        }
+    }
+}
+
 /// `REDIS_URL` names a port nothing listens on: with Sentinel configured,
 /// only its credentials and database number may be used.
 const UNUSED_REDIS_URL: &str = "redis://127.0.0.1:1";
 
 /// The stack's settings with Redis found only through the Sentinels, this
 /// test's pace, and no rate limits (one client plays every fan).
-fn redis_target(sentinel: &SentinelSettings) -> RedisTarget {
+fn redis_target(topology: &RedisTopology) -> RedisTarget {
     RedisTarget {
         url: UNUSED_REDIS_URL.to_owned(),
-        sentinel: Some(sentinel.clone()),
+        topology: topology.clone(),
     }
 }
 
 fn booking_settings(
     db_url: &str,
     prefix: &str,
-    sentinel: &SentinelSettings,
+    topology: &RedisTopology,
     gateway: &str,
     data_dir: &Path,
 ) -> booking::Settings {
     booking::Settings {
         limits: shared::limits::RateLimitSettings::off(),
-        ..stack::booking_settings(db_url, prefix, &redis_target(sentinel), gateway, data_dir)
+        ..stack::booking_settings(db_url, prefix, &redis_target(topology), gateway, data_dir)
     }
 }
 
 fn gateway_settings(
     db_url: &str,
     prefix: &str,
-    sentinel: &SentinelSettings,
+    topology: &RedisTopology,
     data_dir: &Path,
     booking: &str,
 ) -> gateway::Settings {
@@ -147,7 +326,7 @@ fn gateway_settings(
         admit_per_tick: ADMIT_PER_TICK,
         active_ttl: Duration::from_millis(ACTIVE_TTL_MS as u64),
         limits: shared::limits::RateLimitSettings::off(),
-        ..stack::gateway_settings(db_url, prefix, &redis_target(sentinel), booking, data_dir)
+        ..stack::gateway_settings(db_url, prefix, &redis_target(topology), booking, data_dir)
     }
 }
 
@@ -204,15 +383,25 @@ async fn watch_admissions(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killing_the_redis_primary_fails_over_within_30_s_without_double_sales_or_admissions() {
-    tokio::time::timeout(Duration::from_secs(180), run())
-        .await
-        .expect("the failover test finishes within 3 minutes");
+    tokio::time::timeout(Duration::from_secs(180), async {
+        run(Setup::Sentinel(SentinelSetup::start().await)).await;
+    })
+    .await
+    .expect("the failover test finishes within 3 minutes");
 }
 
-async fn run() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killing_a_cluster_master_fails_over_within_30_s_without_double_sales_or_admissions() {
+    tokio::time::timeout(Duration::from_secs(180), async {
+        run(Setup::Cluster(ClusterSetup::start().await)).await;
+    })
+    .await
+    .expect("the cluster failover test finishes within 3 minutes");
+}
+
+async fn run(setup: Setup) {
     shared::telemetry::init_test_logging();
-    let setup = SentinelSetup::start().await;
-    let sentinel = setup.settings();
+    let topology = setup.topology();
     let (db_url, db) =
         fresh_database(&Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations")).await;
     let prefix = random_prefix();
@@ -220,14 +409,14 @@ async fn run() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let bk = format!("http://{}", listener.local_addr().unwrap());
     let gw1 = stack::start_gateway(gateway_settings(
-        &db_url, &prefix, &sentinel, &data_dir, &bk,
+        &db_url, &prefix, &topology, &data_dir, &bk,
     ))
     .await;
     let gw2 = stack::start_gateway(gateway_settings(
-        &db_url, &prefix, &sentinel, &data_dir, &bk,
+        &db_url, &prefix, &topology, &data_dir, &bk,
     ))
     .await;
-    let settings = booking_settings(&db_url, &prefix, &sentinel, &gw1, &data_dir);
+    let settings = booking_settings(&db_url, &prefix, &topology, &gw1, &data_dir);
     stack::start_booking(settings, listener).await;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -290,13 +479,16 @@ async fn run() {
     let kill_time: Arc<OnceLock<Instant>> = Arc::default();
     let tally = Arc::new(Tally::new(Arc::clone(&kill_time)));
     let watcher =
-        shared::infra::connect_redis(UNUSED_REDIS_URL, Some(&sentinel), Duration::from_secs(10))
+        shared::infra::connect_redis(UNUSED_REDIS_URL, &topology, Duration::from_secs(10))
             .await
             .expect("the watcher finds the primary");
     let admissions = Arc::new(Mutex::new(Admissions::default()));
+    let queue_keys =
+        gateway::keys::QueueKeys::new(&prefix, shared::ids::ConcertId::new(concert_id).unwrap());
+    let queue_key = queue_keys.active().to_owned();
     let watch = tokio::spawn(watch_admissions(
         watcher,
-        gateway::keys::QueueKeys::new(&prefix, shared::ids::ConcertId::new(concert_id).unwrap()),
+        queue_keys,
         Arc::clone(&stop),
         Arc::clone(&admissions),
     ));
@@ -314,18 +506,11 @@ async fn run() {
         assert!(Instant::now() < busy, "no traffic before the kill");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // The kill time is taken once the server is dead: a request that
+    // succeeded while the kill was under way does not count as "after".
+    let killed_port = setup.kill_primary(&queue_key).await;
     let killed = Instant::now();
     kill_time.set(killed).unwrap();
-    let status = std::process::Command::new("sh")
-        .args([
-            "-c",
-            "kill -9 \"$1\"",
-            "kill",
-            setup.get("REDIS_PRIMARY_PID"),
-        ])
-        .status()
-        .expect("run kill");
-    assert!(status.success(), "the primary was killed");
 
     // Joins, polls and holds that started after the kill succeed again.
     let deadline = killed + RECOVERY;
@@ -342,16 +527,16 @@ async fn run() {
         killed.elapsed(),
         tally.unavailable.load(Ordering::SeqCst)
     );
-    let metrics = shared::testing::scrape_metrics(&http, &gw1).await;
-    assert!(
-        shared::testing::metric_value(&metrics, "redis_sentinel_reconnects_total", &[]) >= 1.0,
-        "the reconnection is counted"
-    );
-    assert_eq!(
-        setup.named_primary_port().await.as_deref(),
-        Some(setup.get("REDIS_REPLICA_PORT")),
-        "the Sentinels promoted the replica: this was a real failover"
-    );
+    if matches!(setup, Setup::Sentinel(_)) {
+        let metrics = shared::testing::scrape_metrics(&http, &gw1).await;
+        assert!(
+            shared::testing::metric_value(&metrics, "redis_sentinel_reconnects_total", &[]) >= 1.0,
+            "the reconnection is counted"
+        );
+    }
+    setup
+        .assert_replica_took_over(&queue_key, killed_port, deadline)
+        .await;
 
     // Let the fans go on for a while on the new primary, watched.
     let watched = admissions.lock().unwrap().samples;

@@ -13,25 +13,26 @@ use std::time::Duration;
 use booking::settings::CorsOrigins;
 use reqwest::StatusCode;
 use serde_json::Value;
-use shared::infra::SentinelSettings;
+use shared::infra::RedisTopology;
 
 /// The admin token of every stack.
 pub const ADMIN: &str = "stack-admin-token";
 
-/// Where the services find Redis: a URL, or Sentinels (the URL then only
-/// gives credentials and the database number).
+/// Where the services find Redis: a URL, Sentinels or a Redis Cluster (the
+/// URL then only gives credentials and, with Sentinel, the database number).
 #[derive(Clone)]
 pub struct RedisTarget {
     pub url: String,
-    pub sentinel: Option<SentinelSettings>,
+    pub topology: RedisTopology,
 }
 
 impl RedisTarget {
-    /// The test Redis (`TEST_REDIS_URL`).
+    /// The test Redis (`TEST_REDIS_URL`, or the cluster of
+    /// `TEST_REDIS_CLUSTER_NODES`).
     pub fn test_server() -> Self {
         Self {
             url: shared::testing::redis_url(),
-            sentinel: None,
+            topology: shared::testing::redis_topology(),
         }
     }
 }
@@ -49,7 +50,8 @@ pub fn booking_settings(
         database_url: db_url.to_owned().into(),
         database_max_connections: 10,
         redis_url: redis.url.clone().into(),
-        redis_sentinel: redis.sentinel.clone(),
+        redis_topology: redis.topology.clone(),
+        redis_timeout: shared::infra::REDIS_TIMEOUT,
         redis_key_prefix: prefix.to_owned(),
         addr: "127.0.0.1:0".parse().unwrap(),
         admin_token: Some(ADMIN.into()),
@@ -81,7 +83,8 @@ pub fn gateway_settings(
         addr: "127.0.0.1:0".into(),
         database_url: db_url.to_owned(),
         redis_url: redis.url.clone(),
-        redis_sentinel: redis.sentinel.clone(),
+        redis_topology: redis.topology.clone(),
+        redis_timeout: shared::infra::REDIS_TIMEOUT,
         key_prefix: prefix.to_owned(),
         admin_token: Some(ADMIN.to_owned().into()),
         tick: Duration::from_millis(100),

@@ -294,15 +294,15 @@ async fn stats(state: &AppState, concert: ConcertId) -> ApiResult<QueueStats> {
             .ok_or_else(|| ApiError::Protocol("short stats reply".into()))
     };
     let number = |i: usize| -> ApiResult<u64> {
-        redis::from_redis_value::<u64>(get(i)?).map_err(|e| ApiError::Protocol(e.to_string()))
+        redis::from_redis_value_ref::<u64>(get(i)?).map_err(|e| ApiError::Protocol(e.to_string()))
     };
     let setting = |i: usize, default: u32| -> ApiResult<u32> {
         let raw: String =
-            redis::from_redis_value(get(i)?).map_err(|e| ApiError::Protocol(e.to_string()))?;
+            redis::from_redis_value_ref(get(i)?).map_err(|e| ApiError::Protocol(e.to_string()))?;
         Ok(raw.parse().unwrap_or(default))
     };
     let paused: String =
-        redis::from_redis_value(get(2)?).map_err(|e| ApiError::Protocol(e.to_string()))?;
+        redis::from_redis_value_ref(get(2)?).map_err(|e| ApiError::Protocol(e.to_string()))?;
     let mut stats = QueueStats {
         concert_id: concert,
         waiting: number(0)?,
@@ -318,7 +318,8 @@ async fn stats(state: &AppState, concert: ConcertId) -> ApiResult<QueueStats> {
         seats_available: None,
     };
     let text = |i: usize| -> ApiResult<String> {
-        redis::from_redis_value::<String>(get(i)?).map_err(|e| ApiError::Protocol(e.to_string()))
+        redis::from_redis_value_ref::<String>(get(i)?)
+            .map_err(|e| ApiError::Protocol(e.to_string()))
     };
     if let Ok(ms) = text(7)?.parse::<i64>() {
         stats.opens_at = Some(super::rfc3339_ms(ms));

@@ -36,6 +36,45 @@ pub fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
+/// How tests reach Redis: the Redis Cluster whose seeds
+/// `TEST_REDIS_CLUSTER_NODES` names (comma-separated `host:port`, as
+/// `scripts/cluster-tests.sh` sets it), else the server at [`redis_url`].
+///
+/// # Panics
+/// When `TEST_REDIS_CLUSTER_NODES` is malformed.
+pub fn redis_topology() -> crate::infra::RedisTopology {
+    match std::env::var("TEST_REDIS_CLUSTER_NODES") {
+        Ok(list) if !list.trim().is_empty() => crate::infra::RedisTopology::Cluster(
+            crate::infra::ClusterSettings::parse(&list)
+                .expect("TEST_REDIS_CLUSTER_NODES is a list of host:port"),
+        ),
+        _ => crate::infra::RedisTopology::Server,
+    }
+}
+
+/// How long a Redis command of a service under test may take (the services'
+/// `redis_timeout`; `REDIS_TIMEOUT`, 1.5 s, in production). The services run
+/// in the test process, unoptimised, next to the test's own clients, on a
+/// machine that other builds and tests keep busy: a reply can wait longer
+/// than 1.5 s for the CPU there, and a request would answer `503` although
+/// Redis is fine. Tests of a Redis outage cut the connection (an error at
+/// once); the failover tests keep `REDIS_TIMEOUT`.
+pub const TEST_REDIS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A connection to the tests' Redis ([`redis_topology`]).
+///
+/// # Panics
+/// When Redis does not answer within 5 s.
+pub async fn test_redis() -> crate::infra::RedisConnection {
+    crate::infra::connect_redis(
+        &redis_url(),
+        &redis_topology(),
+        std::time::Duration::from_secs(5),
+    )
+    .await
+    .expect("the test Redis is reachable")
+}
+
 /// A Redis key prefix no other test uses.
 pub fn random_prefix() -> String {
     format!("test:{}", uuid::Uuid::new_v4().simple())
@@ -102,7 +141,8 @@ pub async fn fresh_database(migrations: &Path) -> (String, PgPool) {
         .await
         .expect("Postgres is reachable for tests (see scripts/services.sh)");
     admin
-        .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+        // The name is a UUID of ours, not input: safe to put in the SQL.
+        .execute(sqlx::AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
         .await
         .expect("create the test database");
     let url = format!("{server}/{name}");
