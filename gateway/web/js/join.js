@@ -1,0 +1,71 @@
+// Joining a concert's queue. Who joins comes from the session token; the
+// page shows the per-user seat limit before the fan queues.
+
+import { $ } from './dom.js';
+import { gateway } from './api.js';
+import { describe } from './messages.js';
+import { notify, clearNotice } from './notice.js';
+import { me, displayName, currentEpoch } from './session.js';
+import { load, update } from './store.js';
+import { show, go, current, stale, gen } from './router.js';
+import { seatsPerUser, limitWords } from './limits.js';
+import { loginEnded } from './login.js';
+import { admitted } from './shopping.js';
+
+export async function showJoin() {
+  show('join');
+  $('#join-who').textContent = displayName(me());
+  $('#join-button').focus();
+  const g = gen();
+  const max = await seatsPerUser();
+  if (stale(g)) return;
+  $('#join-limit').textContent = limitWords(max);
+  $('#join-limit').hidden = !max;
+}
+
+/** Join (or find again) the fan's place in the concert's queue. */
+export async function join(concert) {
+  const login = me();
+  if (!login) {
+    loginEnded();
+    return;
+  }
+  const ep = currentEpoch();
+  const button = $('#join-button');
+  button.disabled = true;
+  try {
+    const joined = await gateway(`/v1/concerts/${concert}/queue`, { method: 'POST', token: login.token, body: {} });
+    if (ep !== currentEpoch()) return;
+    const before = load(concert);
+    const change = {
+      ticket: joined.ticket,
+      ticketId: joined.ticket_id,
+      accessToken: undefined,
+      expiresAt: undefined,
+      soldOut: joined.status === 'sold_out' ? true : undefined,
+    };
+    if (before.ticketId !== joined.ticket_id) {
+      Object.assign(change, { startPosition: undefined, commitment: undefined, opensAt: undefined, drawRank: undefined });
+    }
+    if (joined.status === 'waiting') change.startPosition = joined.position;
+    if (joined.status === 'prequeue') Object.assign(change, { commitment: joined.draw_commitment, opensAt: joined.opens_at });
+    update(concert, change);
+    if (joined.status === 'active') admitted(concert, joined);
+    else go(`#/concerts/${concert}`);
+  } catch (err) {
+    if (ep !== currentEpoch()) return;
+    if (err.code === 'UNAUTHENTICATED') {
+      loginEnded();
+      return;
+    }
+    notify(describe(err), err.retryable ? { actions: [{ label: 'Try again', run: () => join(concert) }] } : {});
+  } finally {
+    button.disabled = false;
+  }
+}
+
+$('#join-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  clearNotice();
+  join(current.concert);
+});

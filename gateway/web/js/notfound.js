@@ -1,0 +1,13 @@
+// The page for a URL that names nothing: an unknown concert
+// ("#/concerts/999"), a malformed one ("#/concerts/abc"), or no route at all.
+
+import { $ } from './dom.js';
+import { show, current } from './router.js';
+
+/** Show "Page not found" with what was looked for. */
+export function showNotFound(what = 'There is no page at this address.') {
+  current.concert = null;
+  document.title = 'Not found · Tickets';
+  $('#notfound-text').textContent = what;
+  show('notfound');
+}
