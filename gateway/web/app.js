@@ -78,30 +78,45 @@ async function dispatch(parts) {
   setText('[data-concert-title]', info.title);
   setText('[data-concert-venue]', info.venue);
   document.title = `${info.title} · Tickets`;
+  if (!knownStep(sub, rest)) return showNotFound();
   // Every step of a concert is taken by a logged-in fan.
   if (needsLogin(info)) return undefined;
   return concertStep(concert, sub, rest);
 }
 
+/** Whether the part after "#/concerts/{id}" names a step of the concert. */
+function knownStep(sub, rest) {
+  switch (sub) {
+    case undefined:
+      return true;
+    case 'join':
+      return rest.length === 0;
+    case 'checkout':
+    case 'done':
+      return rest.length === 1 && parseIds(rest[0]) !== null;
+    case 'dates':
+      return rest.length === 0 || (positive(rest[0]) !== null
+        && (rest.length === 1 || (rest.length === 3 && rest[1] === 'cart' && parseIds(rest[2]) !== null)));
+    default:
+      return false;
+  }
+}
+
 function concertStep(concert, sub, rest) {
   if (sub === 'checkout' || sub === 'done') {
-    const ids = rest.length === 1 ? parseIds(rest[0]) : null;
-    if (!ids) return showNotFound('This checkout address is not complete.');
+    const ids = parseIds(rest[0]);
     return sub === 'checkout' ? showCheckout(concert, ids) : showDone(concert, ids);
   }
   const st = load(concert);
-  if (sub === undefined || (sub === 'join' && rest.length === 0)) {
+  if (sub === undefined || sub === 'join') {
     if (sessionLive(st)) return go(`#/concerts/${concert}/dates`);
     if (st.accessToken) return sessionEnded(concert);
     if (st.ticket) return showWaiting(concert);
     if (st.soldOut) return showSoldOut();
     return showJoin();
   }
-  if (sub !== 'dates') return showNotFound();
   const schedule = rest.length > 0 ? positive(rest[0]) : null;
-  const cart = rest.length === 3 && rest[1] === 'cart' ? parseIds(rest[2]) : null;
-  const valid = rest.length === 0 || (schedule !== null && (rest.length === 1 || cart !== null));
-  if (!valid) return showNotFound();
+  const cart = rest.length === 3 ? parseIds(rest[2]) : null;
   if (!sessionLive(st)) {
     // Held seats stay payable after the shopping time: on to their checkout.
     if (cart) return go(`#/concerts/${concert}/checkout/${rest[2]}`);
