@@ -37,12 +37,14 @@ export async function join(concert) {
     const joined = await gateway(`/v1/concerts/${concert}/queue`, { method: 'POST', token: login.token, body: {} });
     if (ep !== currentEpoch()) return;
     const before = load(concert);
+    const soldOut = joined.status === 'sold_out';
     const change = {
-      ticket: joined.ticket,
-      ticketId: joined.ticket_id,
+      // A sold-out answer's ticket holds no place: nothing to poll.
+      ticket: soldOut ? undefined : joined.ticket,
+      ticketId: soldOut ? undefined : joined.ticket_id,
       accessToken: undefined,
       expiresAt: undefined,
-      soldOut: joined.status === 'sold_out' ? true : undefined,
+      soldOut: soldOut ? true : undefined,
     };
     if (before.ticketId !== joined.ticket_id) {
       Object.assign(change, { startPosition: undefined, commitment: undefined, opensAt: undefined, drawRank: undefined });

@@ -119,3 +119,23 @@ test('a sold-out concert says so and offers nothing to wait for', { timeout: 120
   await page.locator('#view-soldout').waitFor({ state: 'visible' });
   checkPolicy(page);
 });
+
+test('fewer seats left than people ahead is said plainly', { timeout: 120_000 }, async () => {
+  const { concert } = await newConcert('Small Room', 2);
+  await queueSettings(env.gateway, concert, { max_active: 0 });
+  await until(async () => (await stats(concert)).seats_available === 2,
+    { what: () => 'the gateway to count the two seats' });
+  for (const name of ['Ahead One', 'Ahead Two', 'Ahead Three']) {
+    const ahead = await newFan(name, { balance: 0 });
+    const session = await apiLogIn(env.booking, ahead.userId, ahead.password);
+    const r = await api(env.gateway, `/v1/concerts/${concert}/queue`, { method: 'POST', body: {}, token: session });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+  }
+  const buyer = await newFan('Fourth In Line', { balance: 0 });
+  const page = await fan(browser);
+  await joinAs(page, env.gateway, concert, buyer);
+  await textOf(page.locator('#position'), /^4$/);
+  await textOf(page.locator('#scarcity'), /^About 2 seats left, 3 people ahead of you\. You may not get a seat/);
+  await shot(page, 'waiting-few-seats');
+  checkPolicy(page);
+});

@@ -49,7 +49,7 @@ test('on a phone the seat rows keep 10 seats and Hold and Pay stay in view', { t
   await select(page, 47);
   const hold = page.getByRole('button', { name: 'Hold seat 47' });
   await until(() => inViewport(page, hold), { what: () => 'the Hold button inside the phone screen' });
-  await shot(page, 'seat-map-phone');
+  await shot(page, 'seat-map-phone-action');
   await hold.click();
   await page.locator('#view-checkout').waitFor({ state: 'visible' });
   await textOf(page.locator('#checkout-seat'), /^Seat 47$/);
@@ -57,5 +57,39 @@ test('on a phone the seat rows keep 10 seats and Hold and Pay stay in view', { t
   await page.locator('#pay-button:enabled').waitFor();
   await until(() => inViewport(page, pay), { what: () => 'the Pay button inside the phone screen' });
   await shot(page, 'checkout-phone');
+  checkPolicy(page);
+});
+
+test('the estimated wait is said in words, as a range when the queue gives one', { timeout: 30_000 }, async () => {
+  const page = await fan(browser);
+  await page.goto(`${env.gateway}/`);
+  await page.locator('#concert-list li').first().waitFor();
+  const words = await page.evaluate(async () => {
+    const { etaWords, clock } = await import('/js/format.js');
+    return [
+      etaWords(500, false, [360, 840]),
+      etaWords(20, false, [10, 30]),
+      etaWords(100, false, [20, 200]),
+      etaWords(7200, false, [5400, 10800]),
+      etaWords(500, false, null),
+      etaWords(null, false, null),
+      etaWords(500, true, [360, 840]),
+      clock(Number.NaN),
+      clock(-5000),
+      clock(192_000),
+    ];
+  });
+  assert.deepEqual(words, [
+    'About 6–14 minutes',
+    'Less than a minute',
+    'Up to 3 minutes',
+    'About 1.5–3 hours',
+    'About 8 minutes',
+    'Working it out…',
+    'Paused',
+    '–:––',
+    '0:00',
+    '3:12',
+  ]);
   checkPolicy(page);
 });
