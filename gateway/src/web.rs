@@ -13,9 +13,10 @@
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::LazyLock;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use shared::extract::Path;
 use shared::{ErrorCode, Problem};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
