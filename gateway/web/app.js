@@ -27,9 +27,9 @@ import { setText } from './js/dom.js';
 import { describe } from './js/messages.js';
 import { notify } from './js/notice.js';
 import { me } from './js/session.js';
-import { load, forgetAnonymous } from './js/store.js';
+import { load, forgetAnonymous, knownHolds } from './js/store.js';
 import {
-  current, onRoute, route, go,
+  current, onRoute, route, redirect,
 } from './js/router.js';
 import { showConcerts, lookupConcert } from './js/concerts.js';
 import { showLogin, needsLogin } from './js/login.js';
@@ -43,6 +43,7 @@ import { showDone } from './js/done.js';
 import { showVerify } from './js/verify.js';
 import { showNotFound } from './js/notfound.js';
 import { parseIds } from './js/holds.js';
+import { seatsPerUser, DEFAULT_SEATS_PER_USER } from './js/limits.js';
 
 const positive = (text) => (/^[1-9][0-9]{0,15}$/.test(text || '') && Number.isSafeInteger(Number(text)) ? Number(text) : null);
 
@@ -56,7 +57,7 @@ async function dispatch(parts) {
   if (top === 'login' && parts.length === 1) {
     current.concert = null;
     sessionBar(null);
-    if (me()) return go('#/');
+    if (me()) return redirect('#/');
     return showLogin(null);
   }
   if (top === 'verify' && parts.length === 1) {
@@ -78,14 +79,16 @@ async function dispatch(parts) {
   setText('[data-concert-title]', info.title);
   setText('[data-concert-venue]', info.venue);
   document.title = `${info.title} · Tickets`;
-  if (!knownStep(sub, rest)) return showNotFound();
+  // A list of reservation ids is checked against the per-user limit.
+  const max = (await seatsPerUser()) || DEFAULT_SEATS_PER_USER;
+  if (!knownStep(sub, rest, max)) return showNotFound();
   // Every step of a concert is taken by a logged-in fan.
   if (needsLogin(info)) return undefined;
-  return concertStep(concert, sub, rest);
+  return concertStep(concert, sub, rest, max);
 }
 
 /** Whether the part after "#/concerts/{id}" names a step of the concert. */
-function knownStep(sub, rest) {
+function knownStep(sub, rest, max) {
   switch (sub) {
     case undefined:
       return true;
@@ -93,35 +96,38 @@ function knownStep(sub, rest) {
       return rest.length === 0;
     case 'checkout':
     case 'done':
-      return rest.length === 1 && parseIds(rest[0]) !== null;
+      return rest.length === 1 && parseIds(rest[0], max) !== null;
     case 'dates':
       return rest.length === 0 || (positive(rest[0]) !== null
-        && (rest.length === 1 || (rest.length === 3 && rest[1] === 'cart' && parseIds(rest[2]) !== null)));
+        && (rest.length === 1 || (rest.length === 3 && rest[1] === 'cart' && parseIds(rest[2], max) !== null)));
     default:
       return false;
   }
 }
 
-function concertStep(concert, sub, rest) {
+function concertStep(concert, sub, rest, max) {
   if (sub === 'checkout' || sub === 'done') {
-    const ids = parseIds(rest[0]);
+    const ids = parseIds(rest[0], max);
     return sub === 'checkout' ? showCheckout(concert, ids) : showDone(concert, ids);
   }
   const st = load(concert);
   if (sub === undefined || sub === 'join') {
-    if (sessionLive(st)) return go(`#/concerts/${concert}/dates`);
+    if (sessionLive(st)) return redirect(`#/concerts/${concert}/dates`);
     if (st.accessToken) return sessionEnded(concert);
     if (st.ticket) return showWaiting(concert);
     if (st.soldOut) return showSoldOut();
-    return showJoin();
+    return showJoin(concert);
   }
   const schedule = rest.length > 0 ? positive(rest[0]) : null;
-  const cart = rest.length === 3 ? parseIds(rest[2]) : null;
+  const cart = rest.length === 3 ? parseIds(rest[2], max) : null;
   if (!sessionLive(st)) {
-    // Held seats stay payable after the shopping time: on to their checkout.
-    if (cart) return go(`#/concerts/${concert}/checkout/${rest[2]}`);
+    // Held seats stay payable after the shopping time: on to their checkout
+    // (not for a cart already paid or released, which the page forgot).
+    if (cart && knownHolds(schedule).some((h) => cart.includes(h.id))) {
+      return redirect(`#/concerts/${concert}/checkout/${rest[2]}`);
+    }
     if (st.accessToken) return sessionEnded(concert);
-    return go(`#/concerts/${concert}`);
+    return redirect(`#/concerts/${concert}`);
   }
   sessionBar(concert);
   return schedule === null ? showDates(concert) : showSeats(concert, schedule, cart);

@@ -88,3 +88,17 @@ $$('[data-topup]').forEach((form) => {
     topUp(form, Number(form.elements.amount.value));
   });
 });
+
+// Another tab (or another device) may have topped up or paid meanwhile:
+// read the balance again whenever this tab comes back into view, if the
+// view on screen shows it. Focus and visibility often change together;
+// one read in flight is enough.
+let rereading = null;
+function rereadBalance() {
+  if (document.visibilityState !== 'visible' || rereading) return;
+  const shown = Array.from(document.querySelectorAll('[data-balance]')).some((el) => el.getClientRects().length > 0);
+  if (!shown) return;
+  rereading = refreshBalance().finally(() => { rereading = null; });
+}
+document.addEventListener('visibilitychange', rereadBalance);
+window.addEventListener('focus', rereadBalance);

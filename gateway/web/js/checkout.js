@@ -18,15 +18,19 @@ import { notify, clearNotice } from './notice.js';
 import { me, currentEpoch, tabGet, tabSet } from './session.js';
 import { update, scheduleStart, forgetHolds, load } from './store.js';
 import {
-  show, go, later, every, stale, gen, route,
+  show, go, redirect, later, every, stale, gen, route,
 } from './router.js';
-import { fetchReservations, idsSegment, live } from './holds.js';
+import {
+  fetchReservations, idsSegment, live, placeOf, noSuchBooking, notThisConcert,
+} from './holds.js';
 import { refreshBalance, suggestTopUp, focusTopUp } from './balance.js';
 import { loginEnded } from './login.js';
 import { sessionLive } from './shopping.js';
 import { fetchSchedules } from './dates.js';
 
-let state = { concert: null, ids: [], reservations: [], paying: false };
+let state = {
+  concert: null, ids: [], reservations: [], paying: false, verified: false,
+};
 
 const segment = () => idsSegment(state.ids);
 
@@ -34,7 +38,9 @@ const segment = () => idsSegment(state.ids);
 export async function showCheckout(concert, ids) {
   show('checkout');
   const g = gen();
-  state = { concert, ids, reservations: [], paying: false };
+  state = {
+    concert, ids, reservations: [], paying: false, verified: false,
+  };
   $('#checkout-lines').replaceChildren();
   $('#pay-button').disabled = true;
   $('#pay-reason').hidden = true;
@@ -42,8 +48,24 @@ export async function showCheckout(concert, ids) {
   $('#hold-left').textContent = '–:––';
   refreshBalance();
   if (!(await reload(g))) return;
+  if (state.reservations.every((r) => r.status === 'missing')) {
+    noSuchBooking();
+    return;
+  }
+  const place = await placeOf(concert, state.reservations);
+  if (stale(g)) return;
+  if (place === 'nowhere') {
+    notThisConcert();
+    return;
+  }
+  if (place.concert) {
+    redirect(`#/concerts/${place.concert}/checkout/${segment()}`);
+    return;
+  }
+  // Only a checkout known to be this concert's ends its shopping time when paid.
+  state.verified = place === 'here';
   if (state.reservations.every((r) => r.status === 'confirmed')) {
-    go(`#/concerts/${concert}/done/${segment()}`);
+    redirect(`#/concerts/${concert}/done/${segment()}`);
     return;
   }
   await nameTheDate(g);
@@ -67,16 +89,22 @@ async function reload(g) {
   return true;
 }
 
-/** The date of the seats, from the dates the page has seen (read again while admitted). */
+/**
+ * The date of the seats, from the dates the page has seen (read again while
+ * admitted); the line is left out when the page cannot know it (booking
+ * gives a schedule's date only to admitted fans).
+ */
 async function nameTheDate(g) {
   const schedule = state.reservations.find((r) => r.schedule_id)?.schedule_id;
+  $('#checkout-date-row').hidden = true;
   if (!schedule) return;
   if (!scheduleStart(state.concert, schedule) && sessionLive(load(state.concert))) {
     await fetchSchedules(state.concert, { quiet: true });
     if (stale(g)) return;
   }
   const startsAt = scheduleStart(state.concert, schedule);
-  $('#checkout-date').textContent = startsAt ? formatDate(startsAt) : 'See your booking history';
+  $('#checkout-date').textContent = startsAt ? formatDate(startsAt) : '';
+  $('#checkout-date-row').hidden = !startsAt;
   const back = $('#checkout-back');
   const held = state.reservations.filter(live).map((r) => r.reservation_id);
   back.href = `#/concerts/${state.concert}/dates/${schedule}${held.length ? `/cart/${idsSegment(held)}` : ''}`;
@@ -177,8 +205,9 @@ async function pay() {
     tabSet(`pay.${seg}`, null);
     forgetHolds(s.ids);
     // The payment ended the fan's session for this concert: the access token and ticket are spent.
-    update(s.concert, { accessToken: undefined, expiresAt: undefined, ticket: undefined, ticketId: undefined });
-    go(`#/concerts/${s.concert}/done/${seg}`);
+    if (s.verified) update(s.concert, { accessToken: undefined, expiresAt: undefined, ticket: undefined, ticketId: undefined });
+    // The checkout is spent: the confirmation takes its place in the history.
+    redirect(`#/concerts/${s.concert}/done/${seg}`);
   } catch (err) {
     if (ep === currentEpoch()) await payFailed(s, seg, err);
   } finally {

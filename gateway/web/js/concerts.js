@@ -8,8 +8,11 @@ import { krw, formatShortDate } from './format.js';
 import { describe } from './messages.js';
 import { notify } from './notice.js';
 import { load } from './store.js';
-import { show, route } from './router.js';
+import {
+  show, route, gen, stale,
+} from './router.js';
 import { seatsPerUser } from './limits.js';
+import { noSeatsLeft } from './join.js';
 
 const concerts = new Map();
 
@@ -43,8 +46,20 @@ export async function showConcerts() {
   loading.hidden = false;
   loading.textContent = 'Loading concerts…';
   try {
+    const g = gen();
     const [all, max] = await Promise.all([fetchConcerts(), seatsPerUser()]);
+    if (stale(g)) return;
     list.replaceChildren(...all.map((c) => concertCard(c, max)));
+    // One public stats request per card (the list is short): a concert with
+    // no free seat says "Sold out" and offers no way into its queue.
+    all.forEach(async (c) => {
+      if (!(await noSeatsLeft(c.concert_id)) || stale(g)) return;
+      const link = list.querySelector(`[data-concert="${c.concert_id}"] a.button`);
+      if (!link || link.textContent === 'Continue shopping') return;
+      const soldOut = element('p', { className: 'sold-out', text: 'Sold out' });
+      soldOut.dataset.fact = 'sold-out';
+      link.replaceWith(soldOut);
+    });
     loading.hidden = all.length > 0;
     loading.textContent = 'No concerts are on sale right now.';
   } catch (err) {

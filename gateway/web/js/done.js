@@ -8,9 +8,11 @@ import { notify } from './notice.js';
 import { me, tabGet } from './session.js';
 import { scheduleStart } from './store.js';
 import {
-  show, go, stale, gen, route,
+  show, redirect, stale, gen, route,
 } from './router.js';
-import { fetchReservations, idsSegment } from './holds.js';
+import {
+  fetchReservations, idsSegment, placeOf, noSuchBooking, notThisConcert,
+} from './holds.js';
 import { refreshBalance } from './balance.js';
 import { loginEnded } from './login.js';
 
@@ -27,15 +29,31 @@ export async function showDone(concert, ids) {
     return;
   }
   if (stale(g)) return;
+  if (found.every((r) => r.status === 'missing')) {
+    noSuchBooking();
+    return;
+  }
+  const place = await placeOf(concert, found);
+  if (stale(g)) return;
+  if (place === 'nowhere') {
+    notThisConcert();
+    return;
+  }
+  if (place.concert) {
+    redirect(`#/concerts/${place.concert}/done/${idsSegment(ids)}`);
+    return;
+  }
   const bought = found.filter((r) => r.status === 'confirmed');
   if (bought.length === 0) {
-    go(`#/concerts/${concert}/checkout/${idsSegment(ids)}`);
+    redirect(`#/concerts/${concert}/checkout/${idsSegment(ids)}`);
     return;
   }
   const paid = tabGet(`paid.${idsSegment(ids)}`);
   const startsAt = scheduleStart(concert, bought[0].schedule_id);
   $('#done-title').textContent = bought.length === 1 ? 'You have a ticket!' : `You have ${bought.length} tickets!`;
-  $('#done-date').textContent = startsAt ? formatDate(startsAt) : 'See your booking history';
+  // Booking gives a schedule's date only to admitted fans: the line is left out when unknown.
+  $('#done-date').textContent = startsAt ? formatDate(startsAt) : '';
+  $('#done-date-row').hidden = !startsAt;
   $('#done-seat').textContent = seatWords(bought.map((r) => r.seat_number));
   $('#done-amount').textContent = krw(paid ? paid.amount : bought.reduce((sum, r) => sum + r.price, 0));
   $('#done-payment').textContent = paid ? paid.paymentId : '–';

@@ -76,6 +76,9 @@ export function etaWords(seconds, paused, range) {
   return `About ${plural(n, unit)}`;
 }
 
+/** `words` as one sentence: a closing period unless it ends with one already (never "…."). */
+export const sentence = (words) => (/[.…!?]$/.test(words) ? words : `${words}.`);
+
 /** "in 40 seconds", "in about 15 minutes (at 10:42 PM)" from Retry-After. */
 export function retryWords(seconds) {
   if (!seconds) return 'in a few minutes';

@@ -3,22 +3,48 @@
 
 import { $ } from './dom.js';
 import { gateway } from './api.js';
+import { showSoldOut } from './waiting.js';
 import { describe } from './messages.js';
 import { notify, clearNotice } from './notice.js';
 import { me, displayName, currentEpoch } from './session.js';
 import { load, update } from './store.js';
-import { show, go, current, stale, gen } from './router.js';
+import {
+  show, go, current, stale, gen,
+} from './router.js';
 import { seatsPerUser, limitWords } from './limits.js';
 import { loginEnded } from './login.js';
 import { admitted } from './shopping.js';
 
-export async function showJoin() {
+/** Words for a concert none of whose seats is free (public queue stats). */
+export const NO_SEATS = 'Every seat of every upcoming date is sold or held right now, so there is nothing to queue for. Seats held but not paid in time come back: look again in a few minutes.';
+
+/**
+ * Whether the concert has no free seat left, from the gateway's public
+ * queue stats (`seats_available: 0`, API.md Queue); false when unknown.
+ */
+export async function noSeatsLeft(concert) {
+  try {
+    const stats = await gateway(`/v1/concerts/${concert}/queue`);
+    return stats.seats_available === 0;
+  } catch {
+    return false;
+  }
+}
+
+export async function showJoin(concert) {
   show('join');
   $('#join-who').textContent = displayName(me());
-  $('#join-button').focus();
   const g = gen();
-  const max = await seatsPerUser();
+  // A sold-out concert offers no join: the stats first, the form after.
+  $('#join-form').hidden = true;
+  const [full, max] = await Promise.all([noSeatsLeft(concert), seatsPerUser()]);
   if (stale(g)) return;
+  if (full) {
+    showSoldOut(NO_SEATS);
+    return;
+  }
+  $('#join-form').hidden = false;
+  $('#join-button').focus();
   $('#join-limit').textContent = limitWords(max);
   $('#join-limit').hidden = !max;
 }

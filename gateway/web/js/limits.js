@@ -8,6 +8,12 @@ import { tabGet, tabSet } from './session.js';
 
 let pending = null;
 
+/**
+ * Booking's default `MAX_SEATS_PER_USER` (API.md Booking): the limit the
+ * pages assume while booking's own document cannot be read.
+ */
+export const DEFAULT_SEATS_PER_USER = 4;
+
 /** The most seats one user may hold or own per date, or null. */
 export function seatsPerUser() {
   const kept = tabGet('seatsPerUser');

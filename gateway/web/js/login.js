@@ -9,7 +9,9 @@ import { describe, describeLogin } from './messages.js';
 import { notify, clearNotice } from './notice.js';
 import { me, storedLogin, saveLogin, clearLogin } from './session.js';
 import { forgetUser } from './store.js';
-import { current, show, go, route } from './router.js';
+import {
+  current, show, go, redirect, route,
+} from './router.js';
 
 let lastUserId = null; // prefilled after a login ended
 
@@ -35,7 +37,7 @@ async function logIn(userId, password) {
     $('#login-form').reset();
     lastUserId = null;
     // On to where the fan was going: the concert they picked, or the list.
-    if (current.concert === null) go('#/');
+    if (current.concert === null) redirect('#/');
     else route();
   } catch (err) {
     const field = $('#login-password');
@@ -73,7 +75,7 @@ export function loginEnded() {
   const stored = storedLogin();
   if (stored) lastUserId = stored.userId;
   clearLogin();
-  go(location.hash || '#/', { text: describe({ code: 'UNAUTHENTICATED' }), kind: 'info' });
+  redirect(location.hash || '#/', { text: describe({ code: 'UNAUTHENTICATED' }), kind: 'info' });
 }
 
 /** Whether a page needs a login it lacks; shows the login step if so. */

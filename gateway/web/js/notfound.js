@@ -4,10 +4,14 @@
 import { $ } from './dom.js';
 import { show, current } from './router.js';
 
-/** Show "Page not found" with what was looked for. */
-export function showNotFound(what = 'There is no page at this address.') {
+/**
+ * Show "Page not found" (or another `heading`, such as "No such booking")
+ * with what was looked for.
+ */
+export function showNotFound(what = 'There is no page at this address.', heading = 'Page not found') {
   current.concert = null;
-  document.title = 'Not found · Tickets';
+  document.title = `${heading} · Tickets`;
+  $('#notfound-title').textContent = heading;
   $('#notfound-text').textContent = what;
   show('notfound');
 }

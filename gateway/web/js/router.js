@@ -66,6 +66,17 @@ export function go(hash, notice) {
 }
 
 /**
+ * Send the fan on to `hash` in place of the URL on screen (a redirect: the
+ * browser's Back then skips the URL that only led here, so it can leave the
+ * page it lands on). Shows `notice` on arrival like `go`.
+ */
+export function redirect(hash, notice) {
+  pendingNotice = notice || null;
+  if (location.hash === hash) route();
+  else location.replace(hash);
+}
+
+/**
  * Change the URL of the view on screen without showing anything new (the
  * browser's Back then returns to this URL).
  */

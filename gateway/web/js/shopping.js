@@ -7,7 +7,7 @@ import { clock } from './format.js';
 import { describe } from './messages.js';
 import { me } from './session.js';
 import { load, update } from './store.js';
-import { go, every } from './router.js';
+import { redirect, every } from './router.js';
 import { join } from './join.js';
 
 /** Whether the fan's access token for the concert is still within its session. */
@@ -37,7 +37,7 @@ export function sessionBar(concert) {
 export function sessionEnded(concert) {
   update(concert, { accessToken: undefined, expiresAt: undefined, ticket: undefined, ticketId: undefined });
   const actions = me() ? [{ label: 'Join the queue again', primary: true, run: () => join(concert) }] : [];
-  go(`#/concerts/${concert}/join`, { text: describe({ code: 'NOT_ADMITTED' }), kind: 'info', actions });
+  redirect(`#/concerts/${concert}/join`, { text: describe({ code: 'NOT_ADMITTED' }), kind: 'info', actions });
 }
 
 /** Handle errors every admitted call can meet; false when not handled. */
@@ -52,7 +52,7 @@ export function sessionError(concert, err) {
 /** The queue let the fan in: keep the access token, on to the dates. */
 export function admitted(concert, status) {
   update(concert, { accessToken: status.access_token, expiresAt: status.expires_at });
-  go(`#/concerts/${concert}/dates`, {
+  redirect(`#/concerts/${concert}/dates`, {
     text: "It's your turn! Pick a date and seats before your shopping time runs out.",
     kind: 'ok',
   });

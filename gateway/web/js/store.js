@@ -71,6 +71,17 @@ export function rememberSchedules(concert, schedules) {
   write(`tickets.dates.${concert}`, known);
 }
 
+/** The concert a schedule belongs to, or null when the page never saw it. */
+export function concertOfSchedule(schedule) {
+  try {
+    const key = Object.keys(localStorage)
+      .find((k) => k.startsWith('tickets.dates.') && Object.hasOwn(read(k) || {}, schedule));
+    return key ? Number(key.slice('tickets.dates.'.length)) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** When a schedule starts (RFC 3339), or null when the page never saw it. */
 export function scheduleStart(concert, schedule) {
   return (read(`tickets.dates.${concert}`) || {})[schedule] || null;

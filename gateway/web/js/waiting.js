@@ -11,12 +11,14 @@
 import { $, setTime } from './dom.js';
 import { gateway } from './api.js';
 import {
-  numberFormat, etaWords, clock, msUntil, formatDate, formatTime, jitter,
+  numberFormat, etaWords, sentence, clock, msUntil, formatDate, formatTime, jitter,
 } from './format.js';
 import { describe } from './messages.js';
 import { notify, clearNotice, infoShown } from './notice.js';
 import { load, update } from './store.js';
-import { show, go, later, every, stale, gen, current } from './router.js';
+import {
+  show, go, redirect, later, every, stale, gen, current,
+} from './router.js';
 import { refreshBalance } from './balance.js';
 import { admitted } from './shopping.js';
 import { seedMatches, drawKey } from './verify.js';
@@ -44,7 +46,7 @@ async function poll(concert, g) {
     if (stale(g)) return;
     if (['TICKET_NOT_FOUND', 'UNAUTHENTICATED', 'FORBIDDEN'].includes(err.code)) {
       update(concert, { ticket: undefined, ticketId: undefined });
-      go(`#/concerts/${concert}`, { text: describe({ code: 'TICKET_NOT_FOUND' }), kind: 'info' });
+      redirect(`#/concerts/${concert}`, { text: describe({ code: 'TICKET_NOT_FOUND' }), kind: 'info' });
       return;
     }
     notify(`${describe(err)} We keep trying; your place is kept meanwhile.`, { kind: 'info' });
@@ -59,7 +61,7 @@ async function poll(concert, g) {
       return;
     case 'sold_out':
       update(concert, { soldOut: true, ticket: undefined, ticketId: undefined });
-      go(`#/concerts/${concert}`);
+      redirect(`#/concerts/${concert}`);
       return;
     case 'prequeue': {
       renderPrequeue(concert, status, g);
@@ -130,7 +132,7 @@ function renderWaiting(concert, s) {
   setTime($('#updated'), new Date(), formatTime);
   announce(s.paused
     ? `The queue is paused by the organiser. You are number ${s.position} in line.`
-    : `You are number ${s.position} in line. ${etaWords(s.eta_seconds, false, s.eta_range_seconds)}.`);
+    : `You are number ${s.position} in line. ${sentence(etaWords(s.eta_seconds, false, s.eta_range_seconds))}`);
   if (st.commitment) renderReceipt(concert, st);
 }
 
@@ -174,8 +176,12 @@ async function renderReceipt(concert, st) {
 }
 
 /** Every seat is sold: nothing to wait for. */
-export function showSoldOut() {
-  document.title = `Sold out · ${document.title}`;
+const SOLD = 'Every seat of every upcoming date is sold, so there is no line to wait in. Seats that were only held do not count: when the last seat is sold, the queue closes for everyone.';
+
+/** The sold-out page; `text` says why when it is not the queue's own sold-out answer. */
+export function showSoldOut(text = SOLD) {
+  $('#soldout-text').textContent = text;
+  document.title = `Sold out · ${document.title.replace(/^Sold out · /, '')}`;
   show('soldout');
 }
 

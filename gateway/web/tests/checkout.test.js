@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   env, launch, fan, watch, newFan, joinAs, logInFan, waitAdmitted, pickFirstDate, seat, select, seatPrice,
-  textOf, attributeOf, paymentsOf, sql, shot, checkPolicy, DESKTOP,
+  textOf, attributeOf, paymentsOf, sql, shot, checkPolicy, until, api, apiLogIn, DESKTOP,
 } from './helpers.js';
 
 let browser;
@@ -121,6 +121,21 @@ test('a cart of three seats is paid at once, with one debit', { timeout: 120_000
   await textOf(page.locator('#done-date'), /\d{4}/);
   await shot(page, 'confirmation-cart');
 
+  // Back leaves the confirmation: the paid checkout is not in the history
+  // any more, and no redirect pushes the confirmation again.
+  const doneUrl = page.url();
+  await page.goBack();
+  await until(async () => !page.url().includes('/done/') && !page.url().includes('/checkout/')
+    && await page.locator('#view-done').isHidden(), { what: () => `Back to leave the confirmation (at ${page.url()})` });
+  // An old checkout address of paid seats shows the confirmation in its place.
+  await page.goto(`${env.gateway}/#/`);
+  await page.locator('#view-concerts').waitFor({ state: 'visible' });
+  await page.goto(doneUrl.replace('/done/', '/checkout/'));
+  await page.locator('#view-done').waitFor({ state: 'visible' });
+  assert.equal(page.url(), doneUrl);
+  await page.goBack();
+  await page.locator('#view-concerts').waitFor({ state: 'visible' });
+
   assert.deepEqual(paymentsOf(env.database, buyer.userId), [`${total}|41,42,43`]);
   assert.equal(sql(env.database, `select count(*) from balance_ledger where user_id = ${buyer.userId} and kind = 'payment'`), '1');
   assert.equal(sql(env.database, `select balance from balances where user_id = ${buyer.userId}`), String(1_000_000 - total));
@@ -180,7 +195,61 @@ test('a checkout address opened by another user cannot be paid', { timeout: 60_0
   await stranger.goto(url);
   await logInFan(stranger, other);
   await stranger.locator('#view-checkout').waitFor({ state: 'visible' });
-  await textOf(stranger.locator('#pay-reason'), /one hold is not found/);
-  await stranger.locator('#pay-button:disabled').waitFor();
+  // None of the ids is theirs: a plain "No such booking", no hold-time words.
+  await stranger.locator('#view-notfound').waitFor({ state: 'visible' });
+  await textOf(stranger.locator('#notfound-title'), /^No such booking$/);
+  await stranger.locator('#view-checkout').waitFor({ state: 'hidden' });
+  await shot(stranger, 'no-such-booking');
   checkPolicy(stranger);
+});
+
+test('a checkout address under the wrong concert never pays there', { timeout: 120_000 }, async () => {
+  // The fan holds a seat of concert 2 and opens its checkout under concert
+  // 1: the page goes (in place) to concert 2's checkout and nothing is
+  // paid under concert 1's name.
+  const buyer = await newFan('Wrong Concert Fan', { balance: 100_000 });
+  const page = await fan(browser);
+  const payments = [];
+  page.on('request', (r) => { if (r.method() === 'POST' && r.url().endsWith('/v1/payments')) payments.push(r.url()); });
+  await joinAs(page, env.gateway, 2, buyer);
+  await waitAdmitted(page);
+  await pickFirstDate(page);
+  await select(page, 45);
+  await holdAndCheckout(page, [45], 'Hold seat 45');
+  const ids = page.url().replace(/^.*\/checkout\//, '');
+  const concert2Title = await page.locator('#checkout-title ~ .card [data-concert-title]').textContent();
+  await page.goto(`${env.gateway}/#/concerts/1`);
+  await page.locator('#view-join').waitFor({ state: 'visible' });
+  await page.goto(`${env.gateway}/#/concerts/1/checkout/${ids}`);
+  await until(async () => page.url().endsWith(`#/concerts/2/checkout/${ids}`), { what: () => `concert 2's checkout (at ${page.url()})` });
+  await page.locator('#view-checkout').waitFor({ state: 'visible' });
+  await textOf(page.locator('#view-checkout [data-concert-title]'), new RegExp(`^${concert2Title}$`));
+  // The redirect took the wrong address's place: Back returns to concert 1's page.
+  await page.goBack();
+  await page.locator('#view-join').waitFor({ state: 'visible' });
+  assert.deepEqual(payments, []);
+
+  // Another tab comes back into view after a top-up elsewhere: the balance is read again.
+  await page.goForward();
+  await page.locator('#view-checkout').waitFor({ state: 'visible' });
+  await textOf(page.locator('#view-checkout [data-balance]'), /^100,000 KRW$/);
+  const session = await apiLogIn(env.booking, buyer.userId, buyer.password);
+  const charged = await api(env.booking, `/v1/users/${buyer.userId}/balance/charge`, {
+    method: 'POST', body: { amount: 50_000 }, token: session,
+  });
+  assert.equal(charged.status, 200, JSON.stringify(charged.body));
+  await page.evaluate(() => window.dispatchEvent(new Event('focus')));
+  await textOf(page.locator('#view-checkout [data-balance]'), /^150,000 KRW$/);
+
+  // A fresh browser of the same fan knows no date for the hold: the date
+  // line is left out, never pointing to a page that does not exist.
+  const elsewhere = await fan(browser);
+  await elsewhere.goto(`${env.gateway}/#/concerts/2/checkout/${ids}`);
+  await logInFan(elsewhere, buyer);
+  await elsewhere.locator('#view-checkout').waitFor({ state: 'visible' });
+  await textOf(elsewhere.locator('#checkout-seat'), /^Seat 45$/);
+  await elsewhere.locator('#checkout-date-row').waitFor({ state: 'hidden' });
+  assert.doesNotMatch(await elsewhere.locator('#view-checkout').innerText(), /booking history/i);
+  checkPolicy(page);
+  checkPolicy(elsewhere);
 });

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import {
-  env, launch, fan, newFan, joinAs, textOf, until, api, apiLogIn, queueSettings, stored, shot, checkPolicy,
+  env, launch, fan, newFan, joinAs, logInFan, textOf, until, api, apiLogIn, queueSettings, stored, shot, checkPolicy,
 } from './helpers.js';
 
 let browser;
@@ -108,8 +108,18 @@ test('a sold-out concert says so and offers nothing to wait for', { timeout: 120
 
   const buyer = await newFan('Too Late Fan');
   const page = await fan(browser);
-  await joinAs(page, env.gateway, concert, buyer);
+  // The list says so and offers no way into the queue.
+  await page.goto(`${env.gateway}/`);
+  const card = page.locator(`#concert-list li[data-concert="${concert}"]`);
+  await textOf(card.locator('[data-fact="sold-out"]'), /^Sold out$/);
+  assert.equal(await card.locator('a').count(), 0, 'no "Get tickets" on a sold-out card');
+  // So does the concert's own page: no join form, ever.
+  const joins = [];
+  page.on('request', (r) => { if (r.method() === 'POST' && r.url().endsWith(`/v1/concerts/${concert}/queue`)) joins.push(r.url()); });
+  await page.goto(`${env.gateway}/#/concerts/${concert}`);
+  await logInFan(page, buyer);
   await page.locator('#view-soldout').waitFor({ state: 'visible' });
+  assert.deepEqual(joins, []);
   await textOf(page.locator('#soldout-title'), /^Sold out: Sold-out Night$/);
   await page.getByRole('button', { name: 'Join the queue' }).waitFor({ state: 'hidden' });
   await page.getByRole('button', { name: 'Leave the queue' }).waitFor({ state: 'hidden' });

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   env, launch, fan, newFan, joinAs, waitAdmitted, pickFirstDate, seat, select, textOf, until, inViewport, shot,
-  checkPolicy, PHONE,
+  checkPolicy, logInFan, api, PHONE,
 } from './helpers.js';
 
 let browser;
@@ -65,7 +65,7 @@ test('the estimated wait is said in words, as a range when the queue gives one',
   await page.goto(`${env.gateway}/`);
   await page.locator('#concert-list li').first().waitFor();
   const words = await page.evaluate(async () => {
-    const { etaWords, clock } = await import('/js/format.js');
+    const { etaWords, sentence, clock } = await import('/js/format.js');
     return [
       etaWords(500, false, [360, 840]),
       etaWords(20, false, [10, 30]),
@@ -74,6 +74,8 @@ test('the estimated wait is said in words, as a range when the queue gives one',
       etaWords(500, false, null),
       etaWords(null, false, null),
       etaWords(500, true, [360, 840]),
+      sentence(etaWords(null, false, null)),
+      sentence(etaWords(500, false, null)),
       clock(Number.NaN),
       clock(-5000),
       clock(192_000),
@@ -87,9 +89,86 @@ test('the estimated wait is said in words, as a range when the queue gives one',
     'About 8 minutes',
     'Working it out…',
     'Paused',
+    'Working it out…',
+    'About 8 minutes.',
     '–:––',
     '0:00',
     '3:12',
   ]);
+  checkPolicy(page);
+});
+
+const uuid = () => crypto.randomUUID();
+
+test('a made-up list of reservation ids shows not-found pages and fetches nothing', { timeout: 60_000 }, async () => {
+  const someone = await newFan('Link Clicker', { balance: 0 });
+  const page = await fan(browser);
+  const fetched = [];
+  page.on('request', (r) => { if (r.url().includes('/v1/reservations/')) fetched.push(r.url()); });
+  await page.goto(`${env.gateway}/#/concerts/1/checkout/${uuid()}`);
+  await logInFan(page, someone);
+  const one = uuid();
+  const cases = [
+    `#/concerts/1/checkout/${Array.from({ length: 5 }, uuid).join(',')}`, // more than the limit of 4
+    `#/concerts/1/checkout/${Array.from({ length: 1000 }, uuid).join(',')}`,
+    `#/concerts/1/done/${Array.from({ length: 5 }, uuid).join(',')}`,
+    `#/concerts/1/checkout/${one},${one}`, // the same id twice
+    `#/concerts/1/dates/1/cart/${one},${one.toUpperCase()}`,
+  ];
+  for (const hash of cases) {
+    fetched.length = 0;
+    await page.goto(`${env.gateway}/${hash}`);
+    await page.reload();
+    await page.locator('#view-notfound').waitFor({ state: 'visible' });
+    await textOf(page.locator('#notfound-title'), /^Page not found$/);
+    assert.deepEqual(fetched, [], `no reservation is read for ${hash.slice(0, 60)}…`);
+  }
+  // Ids that are nobody's (or not the fan's): "No such booking", no hold-time words.
+  for (const hash of [`#/concerts/1/done/${uuid()}`, `#/concerts/1/checkout/${uuid()},${uuid()}`]) {
+    await page.goto(`${env.gateway}/${hash}`);
+    await page.locator('#view-notfound').waitFor({ state: 'visible' });
+    await textOf(page.locator('#notfound-title'), /^No such booking$/);
+    assert.doesNotMatch(await page.locator('main').innerText(), /hold time|hold not found/i);
+  }
+  checkPolicy(page);
+});
+
+test('a very long title without spaces never makes a phone scroll sideways', { timeout: 60_000 }, async () => {
+  const title = `Night${'Z'.repeat(165)}`;
+  const r = await api(env.booking, '/v1/admin/concerts', {
+    method: 'POST',
+    token: env.adminToken,
+    body: {
+      title,
+      venue: `Hall${'V'.repeat(120)}`,
+      schedules: [{ starts_at: new Date(Date.now() + 30 * 24 * 3600 * 1000).toISOString(), price: 10_000, seats: 5 }],
+    },
+  });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  const concert = r.body.concert_id;
+  const page = await fan(browser, { viewport: PHONE });
+  const fits = async (what) => {
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= PHONE.width, `${what}: the page is ${width} px wide on a ${PHONE.width} px screen`);
+  };
+  await page.goto(`${env.gateway}/`);
+  await page.locator(`#concert-list li[data-concert="${concert}"] h2`).waitFor();
+  await fits('the concert list');
+  await page.goto(`${env.gateway}/#/concerts/${concert}`);
+  const someone = await newFan('Long Title Fan', { balance: 0 });
+  await logInFan(page, someone);
+  await page.locator('#join-button').waitFor({ state: 'visible' });
+  await textOf(page.locator('#join-title'), new RegExp(`^${title}$`));
+  await fits('the join page');
+  await shot(page, 'phone-long-title');
+  checkPolicy(page);
+});
+
+test('the login page speaks to fans only', { timeout: 30_000 }, async () => {
+  const page = await fan(browser);
+  await page.goto(`${env.gateway}/#/login`);
+  await page.locator('#view-login').waitFor({ state: 'visible' });
+  const text = await page.locator('#view-login').innerText();
+  assert.doesNotMatch(text, /scripts\/|up\.sh|demo install/i);
   checkPolicy(page);
 });
