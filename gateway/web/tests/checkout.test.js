@@ -19,7 +19,11 @@ const krw = (n) => `${new Intl.NumberFormat('en-US').format(n)} KRW`;
 /** Hold the selected seat(s) and wait for the checkout of exactly `seats`. */
 async function holdAndCheckout(page, seats, buttonName) {
   await page.getByRole('button', { name: buttonName }).click();
-  await page.locator('#view-checkout').waitFor({ state: 'visible' });
+  await page.locator('#view-checkout').waitFor({ state: 'visible' }).catch(async (err) => {
+    const view = await page.locator('[data-view]:visible').getAttribute('id').catch(() => null);
+    const notice = await page.locator('#notice-text').textContent().catch(() => null);
+    throw new Error(`no checkout after ${buttonName}: at ${page.url()}, view ${view}, notice ${JSON.stringify(notice)}: ${err.message}`);
+  });
   const words = seats.length === 1 ? `Seat ${seats[0]}` : `Seats ${seats.slice(0, -1).join(', ')} and ${seats.at(-1)}`;
   await textOf(page.locator('#checkout-seat'), new RegExp(`^${words}$`));
   await textOf(page.locator('#hold-left'), /^[45]:\d\d$/);
@@ -194,11 +198,11 @@ test('a checkout address opened by another user cannot be paid', { timeout: 60_0
   const stranger = await fan(browser);
   await stranger.goto(url);
   await logInFan(stranger, other);
-  await stranger.locator('#view-checkout').waitFor({ state: 'visible' });
   // None of the ids is theirs: a plain "No such booking", no hold-time words.
   await stranger.locator('#view-notfound').waitFor({ state: 'visible' });
   await textOf(stranger.locator('#notfound-title'), /^No such booking$/);
   await stranger.locator('#view-checkout').waitFor({ state: 'hidden' });
+  assert.doesNotMatch(await stranger.locator('main').innerText(), /hold time|hold not found/i);
   await shot(stranger, 'no-such-booking');
   checkPolicy(stranger);
 });
