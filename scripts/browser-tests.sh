@@ -17,6 +17,7 @@
 # dropped at the end; the exit status is the tests'.
 #
 #   CHROMIUM (/usr/bin/chromium)   the browser to drive
+#   BROWSER_TESTS (all)            test files of gateway/web/tests to run, e.g. "checkout.test.js pages.test.js"
 #   EXPIRY_HOLD_TTL_SECS (8)       hold time of the expiry pair
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -132,7 +133,7 @@ status=0
     EXPIRY_GATEWAY_URL="${expiry[0]}" EXPIRY_BOOKING_URL="${expiry[1]}" EXPIRY_DATABASE_URL="${expiry[2]}" \
     EXPIRY_HOLD_TTL_SECS="$EXPIRY_HOLD_TTL_SECS" ADMIN_TOKEN="$admin_token" \
     CHROMIUM="$CHROMIUM" SCREENSHOT_DIR="$screenshots" \
-    node --test --test-concurrency=1 --test-reporter=spec
+    node --test --test-concurrency=1 --test-reporter=spec ${BROWSER_TESTS:-}
 ) || status=$?
 
 if [ "$status" != 0 ]; then

@@ -1,7 +1,8 @@
 //! The pages a fan sees during an on-sale: concert list, waiting room, seat
-//! map and checkout. One HTML page with its script and stylesheet, embedded
-//! in the binary (`gateway/web/`), so every gateway serves them with no
-//! extra step. The page calls the gateway's queue API on its own origin and
+//! map and checkout. One HTML page with its stylesheet, its entry script
+//! (`/app.js`) and the ES modules that script imports (`/js/{file}`, one
+//! per view or concern), embedded in the binary (`gateway/web/`), so every
+//! gateway serves them with no extra step and no build step. The page calls the gateway's queue API on its own origin and
 //! booking at `BOOKING_PUBLIC_URL`, which it reads from a `<meta>` tag.
 //!
 //! Every answer carries a strict Content-Security-Policy (own origin only,
@@ -15,6 +16,8 @@ use std::sync::LazyLock;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use shared::extract::Path;
+use shared::{ErrorCode, Problem};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -47,6 +50,45 @@ static APP_JS: LazyLock<Asset> = LazyLock::new(|| {
         "text/javascript; charset=utf-8",
     )
 });
+/// The ES modules under `gateway/web/js/`, by file name. A module added
+/// there is served once it is listed here.
+static MODULES: LazyLock<Vec<(&'static str, Asset)>> = LazyLock::new(|| {
+    macro_rules! modules {
+        ($($name:literal),* $(,)?) => {
+            vec![$((
+                $name,
+                Asset::new(
+                    include_str!(concat!("../web/js/", $name)),
+                    "text/javascript; charset=utf-8",
+                ),
+            )),*]
+        };
+    }
+    modules![
+        "api.js",
+        "balance.js",
+        "checkout.js",
+        "concerts.js",
+        "dates.js",
+        "done.js",
+        "dom.js",
+        "format.js",
+        "holds.js",
+        "join.js",
+        "limits.js",
+        "login.js",
+        "messages.js",
+        "notice.js",
+        "notfound.js",
+        "router.js",
+        "seats.js",
+        "session.js",
+        "shopping.js",
+        "store.js",
+        "verify.js",
+        "waiting.js",
+    ]
+});
 static APP_CSS: LazyLock<Asset> =
     LazyLock::new(|| Asset::new(include_str!("../web/app.css"), "text/css; charset=utf-8"));
 static ICON: LazyLock<Asset> =
@@ -58,6 +100,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(index))
         .routes(routes!(index_html))
         .routes(routes!(script))
+        .routes(routes!(module))
         .routes(routes!(stylesheet))
         .routes(routes!(icon))
 }
@@ -118,6 +161,28 @@ fn page(headers: &HeaderMap, state: &AppState) -> Response {
 )]
 async fn script(headers: HeaderMap, state: State<AppState>) -> Response {
     serve(&APP_JS, &headers, &state)
+}
+
+#[utoipa::path(
+    get,
+    path = "/js/{file}",
+    tag = "pages",
+    summary = "One ES module of the pages' script",
+    security(()),
+    params(("file" = String, Path, description = "The module's file name, such as `router.js`")),
+    responses(
+        (status = 200, description = "The module", content_type = "text/javascript", body = String),
+        (status = 304, description = "Not modified: `If-None-Match` named the current `ETag`"),
+        (status = 404, description = "NOT_FOUND: no module of that name"),
+    ),
+)]
+async fn module(Path(file): Path<String>, headers: HeaderMap, state: State<AppState>) -> Response {
+    match MODULES.iter().find(|(name, _)| *name == file) {
+        Some((_, asset)) => serve(asset, &headers, &state),
+        None => {
+            Problem::new(ErrorCode::NotFound, "no such module of the fan pages").into_response()
+        }
+    }
 }
 
 #[utoipa::path(
@@ -238,6 +303,25 @@ mod tests {
         assert!(csp.contains("connect-src 'self' https://tickets.example;"));
         assert!(csp.contains("script-src 'self';"));
         assert_eq!(origin_of("http://127.0.0.1:8081"), "http://127.0.0.1:8081");
+    }
+
+    #[test]
+    fn every_module_the_script_imports_is_served() {
+        let sources = std::iter::once(APP_JS.body).chain(MODULES.iter().map(|(_, a)| a.body));
+        for source in sources {
+            for line in source.lines().filter(|l| l.contains(" from './")) {
+                let name = line
+                    .split(" from './")
+                    .nth(1)
+                    .and_then(|rest| rest.split('\'').next())
+                    .unwrap_or_default()
+                    .trim_start_matches("js/");
+                assert!(
+                    MODULES.iter().any(|(served, _)| *served == name),
+                    "{name} is imported but not served"
+                );
+            }
+        }
     }
 
     #[test]

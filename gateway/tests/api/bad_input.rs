@@ -321,3 +321,38 @@ async fn a_control_character_in_any_body_field_is_a_400_naming_it() {
         }
     }
 }
+
+/// A path segment that is no UTF-8 (`%ff`) or no number is refused with the
+/// contract's envelope (API.md "Errors": bad path parameters are
+/// `400 INVALID_REQUEST` problem+json), on the fan pages' module route and
+/// on the queue routes whose path is read before any token, never axum's plain-text rejection.
+#[tokio::test]
+async fn bad_path_parameters_are_problem_json_on_every_route() {
+    let app = spawn_app().await;
+    let client = &app.client;
+    for (method, path) in [
+        ("GET", "/js/%ff"),
+        ("GET", "/js/%c3%28.js"),
+        ("GET", "/v1/concerts/%ff/queue"),
+        ("GET", "/v1/concerts/abc/queue"),
+        ("GET", "/v1/concerts/99999999999999999999999/queue"),
+        ("PATCH", "/v1/admin/concerts/%ff/queue"),
+    ] {
+        let request = match method {
+            "GET" => client.get(app.url(path)),
+            "POST" => client.post(app.url(path)),
+            _ => client
+                .patch(app.url(path))
+                .bearer_auth(ADMIN_TOKEN)
+                .header("content-type", "application/json")
+                .body("{}"),
+        };
+        assert_problem(
+            request.send().await.unwrap(),
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+            &format!("{method} {path}"),
+        )
+        .await;
+    }
+}

@@ -218,3 +218,69 @@ export async function queueSettings(gateway, concert, change) {
   assert.equal(r.status, 200, JSON.stringify(r.body));
   return r.body;
 }
+
+/**
+ * A new fan of the main pair, created with the admin API and topped up
+ * through booking: {userId, name, password}. Each test that buys has its
+ * own fan, so per-user seat limits and balances never mix between tests.
+ */
+export async function newFan(name, { balance = 1_000_000, booking = env.booking } = {}) {
+  const password = 'browser-test-fan-password';
+  const created = await api(booking, '/v1/admin/users', {
+    method: 'POST', body: { name, password }, token: env.adminToken,
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const userId = created.body.user_id;
+  if (balance > 0) {
+    const session = await apiLogIn(booking, userId, password);
+    const charged = await api(booking, `/v1/users/${userId}/balance/charge`, {
+      method: 'POST', body: { amount: balance }, token: session,
+    });
+    assert.equal(charged.status, 200, JSON.stringify(charged.body));
+  }
+  return { userId, name, password };
+}
+
+/** Log `fan` in through the form on screen; waits for the header to name them. */
+export async function logInFan(page, fan) {
+  await logIn(page, fan.userId, fan.password);
+  await textOf(page.locator('#who-name'), new RegExp(`^${fan.name}$`));
+}
+
+/** Open a concert, log in as `fan` and join its queue. */
+export async function joinAs(page, gateway, concert, fan) {
+  await page.goto(`${gateway}/#/concerts/${concert}`);
+  await logInFan(page, fan);
+  await page.locator('#view-join').waitFor({ state: 'visible' });
+  await page.getByRole('button', { name: 'Join the queue' }).click();
+}
+
+/** A seat's price as the map shows it (its aria-label "Seat 5, available, 120,000 KRW"). */
+export async function seatPrice(page, n) {
+  const label = await attributeOf(seat(page, n), 'aria-label', / KRW$/);
+  return Number(label.replace(/^.*, ([\d,]+) KRW$/, '$1').replace(/,/g, ''));
+}
+
+/** Select seat `n` on the map and wait until it shows as selected. */
+export async function select(page, n) {
+  await seat(page, n).click();
+  await attributeOf(seat(page, n), 'aria-pressed', /^true$/);
+}
+
+/** The payments of a user in Postgres: ["amount|seat,seat", …] by seat. */
+export function paymentsOf(database, userId) {
+  const rows = sql(database, `
+    select p.amount || '|' || string_agg(r.seat_number::text, ',' order by r.seat_number)
+    from payments p join payment_reservations pr on pr.payment_id = p.payment_id
+    join reservations r on r.reservation_id = pr.reservation_id
+    where p.user_id = ${userId}
+    group by p.payment_id, p.amount order by min(r.seat_number)`);
+  return rows ? rows.split('\n') : [];
+}
+
+/** The element's box lies wholly inside the page's viewport (no scrolling needed). */
+export async function inViewport(page, locator) {
+  const box = await locator.boundingBox();
+  const { width, height } = page.viewportSize();
+  return box !== null && box.x >= 0 && box.y >= 0 && box.x + box.width <= width && box.y + box.height <= height;
+}

@@ -33,7 +33,7 @@ test('a wrong password or an unknown user gets one message and cannot join', { t
   page.on('request', (r) => { if (r.method() === 'POST' && /\/queue$/.test(r.url())) joins.push(r.url()); });
   await page.goto(`${env.gateway}/#/concerts/1`);
   await page.locator('#view-login').waitFor({ state: 'visible' });
-  assert.equal(await page.locator('#view-join').isHidden(), true);
+  await page.locator('#view-join').waitFor({ state: 'hidden' });
 
   assert.equal(await refusedLogIn(page, USER, 'not-the-password'), 401);
   const wrong = await noticeText(page, /do not match/);
@@ -47,8 +47,8 @@ test('a wrong password or an unknown user gets one message and cannot join', { t
   // Still the login step, nobody logged in, and no join was ever sent.
   await page.goto(`${env.gateway}/#/concerts/1/dates`);
   await page.locator('#view-login').waitFor({ state: 'visible' });
-  assert.equal(await page.getByRole('button', { name: 'Join the queue' }).isVisible(), false);
-  assert.equal(await page.locator('#who').isHidden(), true);
+  await page.getByRole('button', { name: 'Join the queue' }).waitFor({ state: 'hidden' });
+  await page.locator('#who').waitFor({ state: 'hidden' });
   assert.equal(await sessionToken(page), null);
   assert.deepEqual(joins, []);
   checkPolicy(page);
@@ -104,7 +104,7 @@ test('"Log out" ends the session and returns to the login step', { timeout: 60_0
   await page.getByRole('button', { name: 'Log out' }).click();
   await page.locator('#view-login').waitFor({ state: 'visible' });
   await noticeText(page, /^You are logged out\./);
-  assert.equal(await page.locator('#who').isHidden(), true);
+  await page.locator('#who').waitFor({ state: 'hidden' });
   assert.equal(await sessionToken(page), null);
   assert.deepEqual(await kept(), [], 'the stored queue tickets of that user are gone');
   const refused = await api(env.booking, `/v1/users/${USER}/balance`, { token });

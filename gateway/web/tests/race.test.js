@@ -42,7 +42,7 @@ test('two fans hold the same seat at once: one wins, the other is told', { timeo
   await loser.waitForFunction(
     (before) => document.querySelector('#seats-updated').getAttribute('datetime') !== before,
     updated, { timeout: 10_000 });
-  assert.match(await seat(loser, SEAT).getAttribute('aria-label'), new RegExp(`^Seat ${SEAT}, held, `));
+  await attributeOf(seat(loser, SEAT), 'aria-label', new RegExp(`^Seat ${SEAT}, held, `));
   await shot(loser, 'seat-taken');
   await loser.setViewportSize(PHONE);
   await shot(loser, 'seat-map-phone');
