@@ -176,9 +176,21 @@ async fn three_gateways_draw_once_and_later_joins_keep_arrival_order_behind_the_
         .collect();
 
     // One join after another, round the three gateways, until the opening
-    // has passed and 20 joins came after it.
+    // has passed and 20 joins came after it. Joins race the opening; if they
+    // are quick enough to reach the last 20 users before it, those wait for
+    // the seed to be published, so that 20 joins always come after it.
     let (mut pre, mut late) = (Vec::new(), Vec::new());
     for (i, &user) in users.iter().enumerate() {
+        if late.is_empty() && i == users.len() - 20 {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            while first.stats(concert).await["draw_seed"].is_null() {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "no draw within 30 s"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
         let app = apps[i % 3];
         let joined = app.join_ok(concert, user).await;
         match joined["status"].as_str().unwrap() {
