@@ -39,3 +39,22 @@ free_port() {
   done
   die "found no free TCP port"
 }
+
+# The pid a Redis server or Sentinel on 127.0.0.1:$1 reports for itself, if
+# it answers.
+served_by() { redis-cli -p "$1" info server 2>/dev/null | tr -d '\r' | sed -n 's/^process_id://p'; }
+
+# SIGKILL the servers whose pid files are in directory $1 (only processes
+# that are still a Redis server or Sentinel), then remove the directory.
+stop_redis_dir() {
+  local dir=$1 pidfile pid
+  [ -d "$dir" ] || return 0
+  for pidfile in "$dir"/*.pid; do
+    [ -e "$pidfile" ] || continue
+    pid=$(cat "$pidfile")
+    if tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q redis; then
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+  done
+  rm -rf "$dir"
+}

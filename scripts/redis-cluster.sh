@@ -35,8 +35,6 @@ ensure_packages() {
   command -v redis-cli >/dev/null || die "redis-cli is still missing after installing redis-server"
 }
 
-# The pid a server on $1 reports for itself, if it answers.
-served_by() { redis-cli -p "$1" info server 2>/dev/null | tr -d '\r' | sed -n 's/^process_id://p'; }
 
 # Start cluster node $1 on a free port (another one if that port was taken
 # first). Prints "<port> <pid>".
@@ -144,17 +142,9 @@ kill_node() { # dir port
 # Stop the servers whose pid files are in $1 (only processes that are still
 # a Redis server), then remove the directory.
 stop() {
-  local dir=$1 pidfile pid
+  local dir=$1
   check_dir "$dir"
-  [ -d "$dir" ] || return 0
-  for pidfile in "$dir"/*.pid; do
-    [ -e "$pidfile" ] || continue
-    pid=$(cat "$pidfile")
-    if tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q redis; then
-      kill -9 "$pid" 2>/dev/null || true
-    fi
-  done
-  rm -rf "$dir"
+  stop_redis_dir "$dir"
 }
 
 case "${1:-}" in

@@ -33,8 +33,6 @@ ensure_packages() {
   command -v redis-sentinel >/dev/null || die "redis-sentinel is still missing after installing it"
 }
 
-# The pid a server on $1 reports for itself, if it answers.
-served_by() { redis-cli -p "$1" info server 2>/dev/null | tr -d '\r' | sed -n 's/^process_id://p'; }
 
 # Start $1 (redis-server or redis-sentinel) on a free port, as <dir>/$2.conf
 # made of the standard lines and $3 (printf escapes allowed); try another
@@ -118,17 +116,9 @@ sentinel parallel-syncs $MASTER 1")
 # Stop the servers whose pid files are in $1 (only processes that are still
 # a Redis server or Sentinel), then remove the directory.
 stop() {
-  local dir=$1 pidfile pid
+  local dir=$1
   case "$(basename "$dir")" in "$PREFIX"*) ;; *) die "$dir was not made by this script" ;; esac
-  [ -d "$dir" ] || return 0
-  for pidfile in "$dir"/*.pid; do
-    [ -e "$pidfile" ] || continue
-    pid=$(cat "$pidfile")
-    if tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q redis; then
-      kill -9 "$pid" 2>/dev/null || true
-    fi
-  done
-  rm -rf "$dir"
+  stop_redis_dir "$dir"
 }
 
 case "${1:-}" in
