@@ -3,26 +3,14 @@
 //! requires of every route (problem+json errors, 400/408/429/503, 413 with a
 //! body, `Retry-After`).
 
-use serde_json::Value;
-use shared::testing::{assert_routes_documented, document_gaps, router_paths};
+use shared::testing::{assert_routes_documented, document_gaps, router_paths, served_openapi};
 
-use crate::helpers::{TestApp, spawn_app};
-
-async fn served_document(app: &TestApp) -> Value {
-    let response = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .expect("the gateway answers");
-    assert_eq!(response.status(), 200);
-    response.json().await.expect("the document is JSON")
-}
+use crate::helpers::spawn_app;
 
 #[tokio::test]
 async fn the_document_lists_every_route_and_method_the_router_serves() {
     let app = spawn_app().await;
-    let document = served_document(&app).await;
+    let document = served_openapi(&app.client, &app.address).await;
     assert!(
         document["openapi"]
             .as_str()
@@ -47,7 +35,7 @@ async fn the_document_lists_every_route_and_method_the_router_serves() {
 #[tokio::test]
 async fn every_route_documents_the_shared_answers_and_the_status_discriminator() {
     let app = spawn_app().await;
-    let document = served_document(&app).await;
+    let document = served_openapi(&app.client, &app.address).await;
     let gaps = document_gaps(&document);
     assert!(gaps.is_empty(), "{gaps:#?}");
 

@@ -22,7 +22,7 @@ pub use metrics::{
 };
 pub use openapi::{
     PROBED_METHODS, assert_routes_documented, document_gaps, documented_operations, router_paths,
-    undocumented_operations,
+    served_openapi, undocumented_operations,
 };
 
 /// Postgres server URL for tests (`TEST_DATABASE_URL`, without a database name).

@@ -1,5 +1,17 @@
 //! Checking a served OpenAPI document against the router that serves it.
 
+/// The OpenAPI document a service serves at `{base}/openapi.json` (`base`
+/// like `http://127.0.0.1:PORT`); panics unless it answers `200` with JSON.
+pub async fn served_openapi(client: &reqwest::Client, base: &str) -> serde_json::Value {
+    let response = client
+        .get(format!("{base}/openapi.json"))
+        .send()
+        .await
+        .expect("the service answers");
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("the document is JSON")
+}
+
 /// The paths a router serves (its route templates, e.g.
 /// `/v1/concerts/{concert_id}/queue`), read from the router itself.
 ///
