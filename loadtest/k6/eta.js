@@ -23,7 +23,7 @@ import http from 'k6/http';
 import exec from 'k6/execution';
 import { sleep } from 'k6';
 import { Counter, Rate, Trend } from 'k6/metrics';
-import { GATEWAY, BOOKING, DURATION, TREND_STATS, summaryTo, auth, sessions } from './lib.js';
+import { GATEWAY, BOOKING, DURATION, TREND_STATS, summaryTo, auth, sessions, watch, json } from './lib.js';
 
 const CONCERT = Number(__ENV.CONCERT || 6);
 const RATE = Number(__ENV.RATE || 5);
@@ -41,7 +41,6 @@ const realWait = new Trend('eta_real_wait_s');
 const noEstimate = new Counter('eta_no_estimate');
 const paid = new Counter('sessions_paid');
 const left = new Counter('sessions_left');
-const serverErrors = new Counter('server_errors');
 
 export const options = {
   scenarios: {
@@ -51,15 +50,6 @@ export const options = {
   thresholds: { server_errors: ['count==0'] },
   summaryTrendStats: TREND_STATS,
 };
-
-function watch(res) {
-  if (res.status >= 500 || res.status === 0) serverErrors.add(1);
-  return res;
-}
-
-function json(res) {
-  try { return res.json(); } catch (_) { return null; }
-}
 
 export default function () {
   const user = FIRST_USER + exec.scenario.iterationInTest;

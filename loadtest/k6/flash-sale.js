@@ -15,7 +15,7 @@ import http from 'k6/http';
 import exec from 'k6/execution';
 import { sleep } from 'k6';
 import { Counter, Trend } from 'k6/metrics';
-import { GATEWAY, BOOKING, DURATION, TREND_STATS, summaryTo, auth, sessions } from './lib.js';
+import { GATEWAY, BOOKING, DURATION, TREND_STATS, summaryTo, auth, sessions, watch, json } from './lib.js';
 
 const CONCERT = Number(__ENV.CONCERT || 1);
 const RATE = Number(__ENV.RATE || 40);
@@ -28,7 +28,6 @@ const session = sessions();
 const bought = new Counter('tickets_bought');
 const soldOut = new Counter('found_sold_out');
 const gaveUp = new Counter('gave_up');
-const serverErrors = new Counter('server_errors');
 const queueWait = new Trend('queue_wait_ms', true);
 
 export const options = {
@@ -39,15 +38,6 @@ export const options = {
   thresholds: { server_errors: ['count==0'], http_req_failed: ['rate==0'], dropped_iterations: ['count<1'] },
   summaryTrendStats: TREND_STATS,
 };
-
-function watch(res) {
-  if (res.status >= 500 || res.status === 0) serverErrors.add(1);
-  return res;
-}
-
-function json(res) {
-  try { return res.json(); } catch (_) { return null; }
-}
 
 export default function () {
   const user = FIRST_USER + exec.scenario.iterationInTest;

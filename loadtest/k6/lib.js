@@ -3,6 +3,7 @@
 // failures (a 409 for a seat someone else took is a correct answer).
 import http from 'k6/http';
 import { SharedArray } from 'k6/data';
+import { Counter } from 'k6/metrics';
 
 export const GATEWAY = __ENV.GATEWAY || 'http://127.0.0.1:8080';
 export const BOOKING = __ENV.BOOKING || 'http://127.0.0.1:8081';
@@ -14,6 +15,20 @@ export const JSON_HEADERS = { 'Content-Type': 'application/json' };
 
 export function auth(token, extra) {
   return { headers: Object.assign({ Authorization: `Bearer ${token}` }, JSON_HEADERS, extra || {}) };
+}
+
+/** 5xx answers and transport errors (status 0): the scenarios' failures. */
+export const serverErrors = new Counter('server_errors');
+
+/** Count `res` in `server_errors` when it failed; returns it. */
+export function watch(res) {
+  if (res.status >= 500 || res.status === 0) serverErrors.add(1);
+  return res;
+}
+
+/** The body of `res` as JSON, or null when it is not JSON. */
+export function json(res) {
+  try { return res.json(); } catch (_) { return null; }
 }
 
 export const TREND_STATS = ['avg', 'med', 'p(95)', 'p(99)', 'max', 'count'];
