@@ -13,11 +13,11 @@
 //! | `{prefix}:{revoked}:loaded` | string | both (after copying `revoked_sessions` from Postgres) | the revocations are in this Redis; missing after a data loss, which makes the next check reload them |
 //! | `{prefix}:login-failures:<user_id>` | sorted set, 15-minute `PX` | booking (login) | one member per failed (or in-flight) login of that user id in the last 15 minutes, scored by Redis time |
 //! | `{prefix}:{s:<schedule_id>}:seat:<n>` | string, `PX` = hold time | booking | the reservation id that won seat `n`; `SET NX` is the first-come gate |
-//! | `{prefix}:{s:<schedule_id>}:seats-version` | string, `PX` = 24 h | booking (after every hold, release and payment of the schedule; a seat-map reader that finds none) | a random UUID naming the schedule's current seat map: a replica's cached copy of the map is used only while this is still the version it was read under (`seats::snapshot`) |
+//! | `{prefix}:{s:<schedule_id>}:seats-version` | string, `PX` = 24 h | booking (when a seat lock is taken or deleted, after every hold, release and payment of the schedule; a seat-map reader that finds none) | a random UUID naming the schedule's current seat map: a replica's cached copy of the map is used only while this is still the version it was read under (`seats::snapshot`) |
 //!
 //! A schedule's seat locks and seat-map version share its hash tag, so one
-//! `MGET` reads them all and one script changes a lock and the version
-//! together, on one Redis Cluster slot.
+//! script takes or deletes a lock and changes the version together, and one
+//! script reads every lock, on one Redis Cluster slot.
 
 use redis::Script;
 use shared::ids::UserId;
@@ -33,34 +33,17 @@ use crate::domain::SeatNumber;
 /// gone, the next reader sets a new one, so this only bounds Redis's memory.
 const SEATS_VERSION_TTL_MS: u64 = 24 * 60 * 60 * 1000;
 
-/// A schedule's seat locks and seat-map version, read at one instant
-/// ([`RedisGate::seat_state`]).
-#[derive(Debug)]
-pub struct SeatLocks {
-    /// The seat map's current version; `None` when Redis has none.
-    pub version: Option<Uuid>,
-    /// At index `n - 1`: the reservation id in seat `n`'s lock, if it has
-    /// one (the nil UUID for a value that is not a UUID).
-    pub locks: Vec<Option<Uuid>>,
-}
-
-impl SeatLocks {
-    /// From the values of [`RedisGate::seat_state_cmd`]'s `MGET`. A version
-    /// that is missing (never set, expired, lost with Redis's data) or not a
-    /// UUID is `None`.
-    fn from_values(values: Vec<Option<String>>) -> Self {
-        let mut values = values.into_iter();
-        let version = values
-            .next()
-            .flatten()
-            .and_then(|v| Uuid::parse_str(&v).ok());
-        Self {
-            version,
-            locks: values
-                .map(|v| v.map(|v| Uuid::parse_str(&v).unwrap_or(Uuid::nil())))
-                .collect(),
-        }
-    }
+/// A live seat lock: which reservation took the seat, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeatLock {
+    /// `1..=total_seats`.
+    pub seat_number: i32,
+    /// The reservation id in the lock (the nil UUID for a value that is not
+    /// a UUID).
+    pub reservation: Uuid,
+    /// Milliseconds the lock has left when read; `None` for a lock without
+    /// an expiry (never written by booking).
+    pub ttl_ms: Option<i64>,
 }
 
 /// Redis, with the key layout and scripts of this service.
@@ -68,6 +51,8 @@ impl SeatLocks {
 pub struct RedisGate {
     conn: RedisConnection,
     prefix: String,
+    lock_seat: Script,
+    seat_locks: Script,
     release_seat: Script,
     end_session: Script,
     restore_session: Script,
@@ -78,6 +63,8 @@ impl RedisGate {
         Self {
             conn,
             prefix: prefix.into(),
+            lock_seat: Script::new(include_str!("lua/lock_seat.lua")),
+            seat_locks: Script::new(include_str!("lua/seat_locks.lua")),
             release_seat: Script::new(include_str!("lua/release_seat.lua")),
             end_session: Script::new(include_str!("lua/end_session.lua")),
             restore_session: Script::new(include_str!("lua/restore_session.lua")),
@@ -99,7 +86,9 @@ impl RedisGate {
     }
 
     /// Take the seat for `reservation` for `ttl`, if nobody holds it:
-    /// `SET key reservation NX PX ttl`. `false` means someone else won.
+    /// `SET key reservation NX PX ttl`, and when it was taken, a new seat-map
+    /// version in the same step (`lua/lock_seat.lua`). `false` means someone
+    /// else won.
     pub async fn try_lock_seat(
         &self,
         schedule: ScheduleId,
@@ -108,49 +97,68 @@ impl RedisGate {
         ttl: Duration,
     ) -> Result<bool, redis::RedisError> {
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        let set: Option<String> = redis::cmd("SET")
-            .arg(self.seat_key(schedule, seat))
+        let won: i64 = self
+            .lock_seat
+            .key(self.seat_key(schedule, seat))
+            .key(self.seats_version_key(schedule))
             .arg(reservation.to_string())
-            .arg("NX")
-            .arg("PX")
             .arg(ttl_ms)
-            .query_async(&mut self.conn.clone())
+            .arg(Uuid::new_v4().to_string())
+            .arg(SEATS_VERSION_TTL_MS)
+            .invoke_async(&mut self.conn.clone())
             .await?;
-        Ok(set.is_some())
+        Ok(won == 1)
     }
 
-    /// The `MGET` of [`SeatLocks`]: the version key first, then seats
-    /// `1..=total_seats` (keys that share the schedule's hash tag, one
-    /// Cluster slot).
-    fn seat_state_cmd(&self, schedule: ScheduleId, total_seats: i32) -> redis::Cmd {
-        let mut cmd = redis::cmd("MGET");
-        cmd.arg(self.seats_version_key(schedule));
+    /// Every live lock of seats `1..=total_seats` of `schedule`, in seat
+    /// order, with the time each has left (`lua/seat_locks.lua`, one round
+    /// trip on the schedule's slot).
+    pub async fn seat_locks(
+        &self,
+        schedule: ScheduleId,
+        total_seats: i32,
+    ) -> Result<Vec<SeatLock>, redis::RedisError> {
+        let mut call = self.seat_locks.prepare_invoke();
         for n in 1..=total_seats {
-            cmd.arg(self.seat_number_key(schedule, n));
+            call.key(self.seat_number_key(schedule, n));
         }
-        cmd
+        let flat: Vec<redis::Value> = call.invoke_async(&mut self.conn.clone()).await?;
+        let mut locks = Vec::with_capacity(flat.len() / 3);
+        for triple in flat.chunks_exact(3) {
+            let seat_number: i32 = redis::from_redis_value_ref(&triple[0])?;
+            let owner: String = redis::from_redis_value_ref(&triple[1])?;
+            let ttl_ms: i64 = redis::from_redis_value_ref(&triple[2])?;
+            locks.push(SeatLock {
+                seat_number,
+                reservation: Uuid::parse_str(&owner).unwrap_or(Uuid::nil()),
+                ttl_ms: (ttl_ms >= 0).then_some(ttl_ms),
+            });
+        }
+        Ok(locks)
     }
 
     /// The end of the ticket's active session and the queue's epoch (as
-    /// [`Self::session_end_ms`]) and the schedule's [`SeatLocks`], in one
-    /// round trip: what a seat-map read needs from Redis.
-    pub async fn session_end_and_seats(
+    /// [`Self::session_end_ms`]) and the schedule's seat-map version (`None`
+    /// when Redis has none, or a value that is not a UUID), in one round
+    /// trip: what a seat-map read needs from Redis.
+    pub async fn session_end_and_seats_version(
         &self,
         concert: ConcertId,
         ticket: Uuid,
         schedule: ScheduleId,
-        total_seats: i32,
-    ) -> Result<((Option<f64>, Option<i64>), SeatLocks), redis::RedisError> {
-        let (end, epoch, values): (Option<f64>, Option<i64>, Vec<Option<String>>) = redis::pipe()
+    ) -> Result<((Option<f64>, Option<i64>), Option<Uuid>), redis::RedisError> {
+        let (end, epoch, version): (Option<f64>, Option<i64>, Option<String>) = redis::pipe()
             .cmd("ZSCORE")
             .arg(active_set_key(&self.prefix, concert))
             .arg(ticket.to_string())
             .cmd("GET")
             .arg(queue_epoch_key(&self.prefix, concert))
-            .add_command(self.seat_state_cmd(schedule, total_seats))
+            .cmd("GET")
+            .arg(self.seats_version_key(schedule))
             .query_async(&mut self.conn.clone())
             .await?;
-        Ok(((end, epoch), SeatLocks::from_values(values)))
+        let version = version.and_then(|v| Uuid::parse_str(&v).ok());
+        Ok(((end, epoch), version))
     }
 
     /// Give `schedule`'s seat map a new version: call it after a write of

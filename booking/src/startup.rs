@@ -29,7 +29,7 @@ use crate::redis_gate::RedisGate;
 use crate::seats::snapshot::SeatMaps;
 use crate::sessions::SessionIssuer;
 use crate::settings::{CorsOrigins, Settings};
-use crate::state::AppState;
+use crate::state::{AppState, Inner};
 use crate::{
     admin, audit, balance, concerts, health, metrics, payments, reservations, seats, sessions,
     sweeper,
@@ -106,7 +106,7 @@ impl Application {
         let passwords = tokio::task::spawn_blocking(Passwords::new)
             .await
             .context("preparing the password hasher")?;
-        let state = AppState {
+        let state = AppState::new(Inner {
             sessions: Arc::new(sessions),
             issuer: Arc::new(SessionIssuer::new(signer, settings.session_ttl)),
             passwords,
@@ -120,7 +120,7 @@ impl Application {
             shutdown: ShutdownFlag::default(),
             limits,
             serving,
-        };
+        });
         Ok(Self {
             listener,
             port,

@@ -1,9 +1,9 @@
 //! The state every handler shares: pools, the Redis gate, the token verifier,
-//! caches and settings. Cloning it is cheap (handles and `Arc`s).
+//! caches and settings. Cloning it is one reference count: axum clones the
+//! state for every request (and every extractor that takes it).
 
 use std::sync::Arc;
 
-use axum::extract::FromRef;
 use shared::http::ShutdownFlag;
 use shared::limits::Limits;
 use shared::serve::Serving;
@@ -18,8 +18,26 @@ use crate::seats::snapshot::SeatMaps;
 use crate::sessions::SessionIssuer;
 use crate::settings::Settings;
 
-#[derive(Clone, FromRef)]
-pub struct AppState {
+/// A shared handle on [`Inner`]; it dereferences to it.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl AppState {
+    pub fn new(inner: Inner) -> Self {
+        Self(Arc::new(inner))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct Inner {
     pub db: PgPool,
     pub redis: RedisGate,
     pub settings: Arc<Settings>,

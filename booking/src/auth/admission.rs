@@ -27,7 +27,7 @@ use uuid::Uuid;
 use super::Caller;
 use crate::catalog::Schedule;
 use crate::error::ApiError;
-use crate::redis_gate::{RedisGate, SeatLocks};
+use crate::redis_gate::RedisGate;
 
 /// Checks and revokes admission.
 pub struct Admission {
@@ -57,29 +57,24 @@ impl Admission {
     }
 
     /// [`Self::require`] for `schedule`'s concert, reading the schedule's
-    /// seat locks and seat-map version in the same Redis round trip (the
-    /// seat map, `crate::seats`); the locks are returned only to an
-    /// admitted caller.
-    pub async fn require_with_seats(
+    /// seat-map version in the same Redis round trip (the seat map,
+    /// `crate::seats`); the version (`None` when Redis has none) is returned
+    /// only to an admitted caller.
+    pub async fn require_with_seats_version(
         &self,
         caller: &Caller,
         schedule: &Schedule,
         now_ms: i64,
-    ) -> Result<SeatLocks, ApiError> {
+    ) -> Result<Option<Uuid>, ApiError> {
         let concert = schedule.concert_id;
         let claims = access_claims(caller, concert)?;
-        let ((session_end, epoch), seats) = self
+        let ((session_end, epoch), version) = self
             .gate
-            .session_end_and_seats(
-                concert,
-                claims.ticket_id,
-                schedule.schedule_id,
-                schedule.total_seats,
-            )
+            .session_end_and_seats_version(concert, claims.ticket_id, schedule.schedule_id)
             .await?;
         self.decide(claims, concert, session_end, epoch, now_ms)
             .await?;
-        Ok(seats)
+        Ok(version)
     }
 
     /// The verdict on an access token for `concert` whose ticket Redis

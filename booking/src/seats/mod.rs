@@ -2,36 +2,36 @@
 //! `available`, `held` or `sold`, and whether it is the caller's (`mine`),
 //! for admitted users of the schedule's concert (API.md, Booking).
 //!
-//! Each request reads the schedule's Redis seat locks and seat-map version
-//! (one `MGET`, in the admission check's round trip), takes the replica's snapshot of Postgres for that version
-//! ([`snapshot`]: loaded only when a hold, release or payment has changed
-//! the schedule since), and lays over it, for this request: the hold
-//! expiries at `now` (a hold whose time has run out shows as `available`,
-//! swept or not), the caller's `mine` flags, and the locks (a seat whose
-//! lock was won but whose hold is not yet written shows as `held`, never
-//! `available`; a lock that outlives its own timed-out hold by the moment
-//! between the hold's `now` and its `SET` does not). A lock lives from
-//! before its hold is written until after the hold's end (payment, release,
-//! failed write or timeout) is, and the version changes in the same step as
-//! the lock goes, so at any moment the lock or the snapshot shows the seat
-//! taken (ARCHITECTURE.md, "The seat map", gives the whole argument).
+//! Each request reads the schedule's seat-map version from Redis (in the
+//! admission check's round trip) and takes the replica's snapshot for that
+//! version ([`snapshot`]: Postgres's seats and Redis's seat locks, loaded
+//! only when a lock, hold, release or payment has changed the schedule
+//! since, or once a second). The statuses are worked out for the request's
+//! `now`: a hold whose time has run out shows as `available`, swept or not;
+//! a seat whose lock was won but whose hold is not yet written shows as
+//! `held`, never `available`. A lock lives from before its hold is written
+//! until after the hold's end (payment, release, failed write or timeout)
+//! is, and the version changes in the same step as the lock is taken or
+//! goes, so at any moment the lock or the hold in the snapshot shows the
+//! seat taken (ARCHITECTURE.md, "The seat map", gives the whole argument).
 
 pub mod snapshot;
 
 use axum::extract::State;
+use axum::http::HeaderValue;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use shared::extract::{Json, Path};
+use shared::extract::Path;
 use shared::ids::ScheduleId;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use crate::auth::Bearer;
 use crate::domain;
 use crate::error::ApiError;
 use crate::state::AppState;
-use snapshot::Occupancy;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(seat_map))
@@ -88,50 +88,21 @@ async fn seat_map(
     claims: Bearer,
     State(state): State<AppState>,
     Path(schedule_id): Path<ScheduleId>,
-) -> Result<Json<SeatMap>, ApiError> {
+) -> Result<Response, ApiError> {
     let now = domain::now();
     let schedule = state.catalog.schedule(schedule_id).await?;
-    let locks = state
+    let version = state
         .admission
-        .require_with_seats(&claims.0, &schedule, now.timestamp_millis())
+        .require_with_seats_version(&claims.0, &schedule, now.timestamp_millis())
         .await?;
     let snapshot = state
         .seat_maps
-        .snapshot(&state.redis, schedule_id, locks.version, now)
+        .snapshot(&state.redis, &schedule, version, now)
         .await?;
-    let caller = claims.user_id();
-    let seats = snapshot
-        .seats
-        .iter()
-        .map(|seat| {
-            let (status, mine) = match seat.state(caller, now) {
-                Occupancy::Sold { mine } => (SeatStatus::Sold, mine),
-                Occupancy::Held { mine } => (SeatStatus::Held, mine),
-                Occupancy::Available
-                    if lock_of(&locks.locks, seat.seat_number)
-                        .is_some_and(|owner| !seat.timed_out_hold_is(owner, now)) =>
-                {
-                    (SeatStatus::Held, false)
-                }
-                Occupancy::Available => (SeatStatus::Available, false),
-            };
-            Seat {
-                seat_number: seat.seat_number,
-                status,
-                price: seat.price,
-                mine,
-            }
-        })
-        .collect();
-    Ok(Json(SeatMap { schedule_id, seats }))
-}
-
-/// The reservation id in seat `number`'s Redis lock (`locks[number - 1]`),
-/// if it has one.
-fn lock_of(locks: &[Option<Uuid>], number: i32) -> Option<Uuid> {
-    usize::try_from(number - 1)
-        .ok()
-        .and_then(|i| locks.get(i))
-        .copied()
-        .flatten()
+    let body = snapshot.body(claims.user_id(), now)?;
+    Ok((
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body,
+    )
+        .into_response())
 }

@@ -1,22 +1,32 @@
 //! Per-schedule snapshots of the seat map, kept in each booking replica and
-//! read from Postgres only when the schedule's seats have changed.
+//! loaded only when the schedule's seats have changed.
 //!
 //! A snapshot is what Postgres says about every seat of one schedule (price,
-//! and the live reservation with its owner, sale and end of hold), labelled
-//! with the schedule's seat-map *version* from Redis. Every write that
-//! changes a seat (hold, release, payment) gives the schedule a new random
-//! version after it commits and before it answers; the handler reads the
-//! version together with the seat locks in one `MGET`, and a snapshot serves
-//! only requests that read its own version. A snapshot is loaded *after*
-//! its version was read, so it contains every write whose new version had
-//! been set by then; a request that comes after a write has answered reads
-//! that write's version or a later one, and so never gets a snapshot older
-//! than the write. Versions are random UUIDs, never reused, so a version
-//! lost with Redis's data and set again cannot match an old snapshot.
+//! and the live reservation with its owner, sale and end of hold) together
+//! with the schedule's Redis seat locks (owner and end of each), labelled
+//! with the schedule's seat-map *version* from Redis. Every change of a seat
+//! gives the schedule a new random version: taking a lock changes it in the
+//! same script (`lua/lock_seat.lua`), deleting one too (`lua/release_seat.lua`),
+//! and a hold, release or payment changes it again after it commits and
+//! before it answers. The handler reads the version in its admission round
+//! trip, and a snapshot serves only requests that read its own version. A
+//! snapshot is loaded *after* its version was read, so it contains every
+//! write and every lock whose version had been set by then; a request that
+//! comes after a write has answered (or after a lock was taken) reads that
+//! version or a later one, and so never gets a snapshot older than the
+//! write or without the lock. Versions are random UUIDs, never reused, so a
+//! version lost with Redis's data and set again cannot match an old
+//! snapshot.
 //!
-//! Time-based changes need no write: a snapshot keeps each hold's end, and
-//! the request's `now` decides whether it still holds the seat (API.md: an
-//! expired hold shows as `available`, swept or not).
+//! Time-based changes need no write: a snapshot keeps the end of each hold
+//! and each lock, and the request's `now` decides whether it still holds the
+//! seat (API.md: an expired hold shows as `available`, swept or not).
+//!
+//! Most reads send the same bytes: a snapshot renders, when it is loaded,
+//! the map as anyone who owns none of its seats sees it, valid until the
+//! next end of a hold or lock ([`Snapshot::body`]). Only the owners of a
+//! live or timed-out hold or purchase of the schedule get a map rendered
+//! for them (their `mine` flags).
 //!
 //! Two further bounds: a snapshot is used for at most [`MAX_AGE_MS`] (its
 //! cache key carries the time window it was loaded in), which bounds how
@@ -27,48 +37,38 @@
 use std::mem::size_of;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use axum::body::Bytes;
+use chrono::{DateTime, TimeDelta, Utc};
 use shared::cache::{BoundedCache, Budget, Footprint, bounded};
 use shared::ids::{ScheduleId, UserId};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::{Seat, SeatMap, SeatStatus};
+use crate::catalog::Schedule;
 use crate::error::ApiError;
-use crate::redis_gate::RedisGate;
+use crate::redis_gate::{RedisGate, SeatLock};
 
-/// Size of the snapshot cache: 10,000 snapshots in at most 64 MiB (a
-/// snapshot of 50 seats weighs about 2 KiB).
-pub const SNAPSHOT_CACHE: Budget = Budget::mib(10_000, 64);
+/// Size of the snapshot cache: 10,000 snapshots in at most 96 MiB (a
+/// snapshot of 50 seats weighs about 5 KiB with its rendered map).
+pub const SNAPSHOT_CACHE: Budget = Budget::mib(10_000, 96);
 
 /// The longest a snapshot serves requests, in ms: a snapshot is loaded
 /// again at least once per window of this length in which its schedule is
 /// read.
 pub const MAX_AGE_MS: i64 = 1_000;
 
-/// The state of one seat at a time `now`, for one caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Occupancy {
-    Available,
-    /// Held by a hold that has not timed out; `mine` when the caller's.
-    Held {
-        mine: bool,
-    },
-    /// Bought; `mine` when by the caller.
-    Sold {
-        mine: bool,
-    },
-}
-
-/// One seat as Postgres had it when the snapshot was loaded.
+/// One seat as Postgres and Redis had it when the snapshot was loaded.
 #[derive(Debug, Clone, Copy)]
-pub struct SnapshotSeat {
-    pub seat_number: i32,
+struct SnapshotSeat {
+    seat_number: i32,
     /// KRW.
-    pub price: i64,
+    price: i64,
     live: Option<Live>,
+    lock: Option<Lock>,
 }
 
-/// A seat's live reservation (`held` or `confirmed`).
+/// A seat's live reservation (`held` or `confirmed`) in Postgres.
 #[derive(Debug, Clone, Copy)]
 struct Live {
     reservation_id: Uuid,
@@ -77,40 +77,149 @@ struct Live {
     expires_at: DateTime<Utc>,
 }
 
+/// A seat's Redis lock.
+#[derive(Debug, Clone, Copy)]
+struct Lock {
+    reservation_id: Uuid,
+    /// When it expires; `None` for a lock without an expiry.
+    until: Option<DateTime<Utc>>,
+}
+
 impl SnapshotSeat {
-    /// The seat's state at `now` for `caller`: a hold whose time has run out
-    /// is nobody's and `available`.
-    pub fn state(&self, caller: UserId, now: DateTime<Utc>) -> Occupancy {
-        match self.live {
-            Some(live) if live.sold => Occupancy::Sold {
-                mine: live.user_id == caller.get(),
-            },
-            Some(live) if live.expires_at > now => Occupancy::Held {
-                mine: live.user_id == caller.get(),
-            },
-            _ => Occupancy::Available,
+    /// The seat's status at `now`, and whether it is `caller`'s:
+    /// - a purchase is `sold`;
+    /// - a hold that has not timed out is `held`;
+    /// - otherwise a live lock makes it `held` (a hold that won the seat in
+    ///   Redis and is not yet written), unless the lock is the one of this
+    ///   seat's own timed-out hold (it outlives the hold by the moment
+    ///   between the hold's `now` and its `SET`);
+    /// - otherwise it is `available`.
+    fn status(&self, caller: Option<UserId>, now: DateTime<Utc>) -> (SeatStatus, bool) {
+        let mine = |user_id: i64| caller.is_some_and(|c| c.get() == user_id);
+        match (self.live, self.lock) {
+            (Some(live), _) if live.sold => (SeatStatus::Sold, mine(live.user_id)),
+            (Some(live), _) if live.expires_at > now => (SeatStatus::Held, mine(live.user_id)),
+            (live, Some(lock))
+                if lock.until.is_none_or(|until| until > now)
+                    && live.is_none_or(|live| live.reservation_id != lock.reservation_id) =>
+            {
+                (SeatStatus::Held, false)
+            }
+            _ => (SeatStatus::Available, false),
         }
     }
 
-    /// Whether `reservation` is this seat's hold that has timed out: its
-    /// Redis lock may outlive it by the moment between the hold's `now` and
-    /// the `SET`, and must not make it look held then.
-    pub fn timed_out_hold_is(&self, reservation: Uuid, now: DateTime<Utc>) -> bool {
-        self.live.is_some_and(|live| {
-            live.reservation_id == reservation && !live.sold && live.expires_at <= now
-        })
+    /// The instants at which this seat's status can change by time alone:
+    /// the end of its hold and of its lock.
+    fn ends(&self) -> impl Iterator<Item = DateTime<Utc>> {
+        let hold = self
+            .live
+            .filter(|live| !live.sold)
+            .map(|live| live.expires_at);
+        hold.into_iter()
+            .chain(self.lock.and_then(|lock| lock.until))
     }
 }
 
-/// Every seat of one schedule, in seat-number order.
+/// Every seat of one schedule, in seat-number order, and the map as anyone
+/// who owns none of them sees it.
 #[derive(Debug)]
 pub struct Snapshot {
-    pub seats: Vec<SnapshotSeat>,
+    schedule_id: ScheduleId,
+    seats: Vec<SnapshotSeat>,
+    /// The users of the schedule's live reservations, sorted: the callers
+    /// whose map differs from [`Self::shared`] by their `mine` flags.
+    owners: Vec<i64>,
+    /// The map for any other caller, rendered at load time …
+    shared: Bytes,
+    /// … and the times between which it stays so: `[from, until)`, bounded
+    /// by the ends of holds and locks before and after the load (`None`: no
+    /// such end).
+    from: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+}
+
+impl Snapshot {
+    /// From what Postgres and Redis said at `now`.
+    fn new(
+        schedule_id: ScheduleId,
+        seats: Vec<SnapshotSeat>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, ApiError> {
+        let mut owners: Vec<i64> = seats
+            .iter()
+            .filter_map(|seat| seat.live.map(|live| live.user_id))
+            .collect();
+        owners.sort_unstable();
+        owners.dedup();
+        let ends = seats.iter().flat_map(SnapshotSeat::ends);
+        let (from, until) = ends.fold((None, None), |(from, until), end| {
+            if end <= now {
+                (from.max(Some(end)), until)
+            } else {
+                (
+                    from,
+                    until.map_or(Some(end), |u: DateTime<Utc>| Some(u.min(end))),
+                )
+            }
+        });
+        let mut snapshot = Self {
+            schedule_id,
+            seats,
+            owners,
+            shared: Bytes::new(),
+            from,
+            until,
+        };
+        snapshot.shared = snapshot.render(None, now)?;
+        Ok(snapshot)
+    }
+
+    /// The seat map as `caller` sees it at `now`, as a JSON body
+    /// ([`SeatMap`]): the shared rendering when `caller` owns no seat of the
+    /// schedule and no hold or lock has ended between the load and `now`,
+    /// else one rendered for this call.
+    pub fn body(&self, caller: UserId, now: DateTime<Utc>) -> Result<Bytes, ApiError> {
+        let steady =
+            self.from.is_none_or(|from| from <= now) && self.until.is_none_or(|until| now < until);
+        if steady && self.owners.binary_search(&caller.get()).is_err() {
+            Ok(self.shared.clone())
+        } else {
+            self.render(Some(caller), now)
+        }
+    }
+
+    fn render(&self, caller: Option<UserId>, now: DateTime<Utc>) -> Result<Bytes, ApiError> {
+        let map = SeatMap {
+            schedule_id: self.schedule_id,
+            seats: self
+                .seats
+                .iter()
+                .map(|seat| {
+                    let (status, mine) = seat.status(caller, now);
+                    Seat {
+                        seat_number: seat.seat_number,
+                        status,
+                        price: seat.price,
+                        mine,
+                    }
+                })
+                .collect(),
+        };
+        let body = serde_json::to_vec(&map).map_err(|e| {
+            tracing::error!(error = %e, "the seat map could not be rendered");
+            ApiError::Client(shared::Problem::internal())
+        })?;
+        Ok(Bytes::from(body))
+    }
 }
 
 impl Footprint for Snapshot {
     fn footprint(&self) -> usize {
-        size_of::<Self>() + self.seats.capacity() * size_of::<SnapshotSeat>()
+        size_of::<Self>()
+            + self.seats.capacity() * size_of::<SnapshotSeat>()
+            + self.owners.capacity() * size_of::<i64>()
+            + self.shared.len()
     }
 }
 
@@ -143,27 +252,27 @@ impl SeatMaps {
     /// Redis at `now`: the cached one, or one loaded now (concurrent
     /// requests for the same version wait for one load). With no version
     /// in Redis, one is set first (`SET NX`); if another process sets it at
-    /// the same moment, this request reads Postgres without caching.
+    /// the same moment, this request loads a snapshot without caching it.
     /// `503` when Postgres or Redis cannot answer.
     pub async fn snapshot(
         &self,
         redis: &RedisGate,
-        schedule: ScheduleId,
+        schedule: &Schedule,
         version: Option<Uuid>,
         now: DateTime<Utc>,
     ) -> Result<Arc<Snapshot>, ApiError> {
         let version = match version {
             Some(version) => version,
-            None => match redis.start_seats_version(schedule).await? {
+            None => match redis.start_seats_version(schedule.schedule_id).await? {
                 Some(version) => version,
                 None => {
                     count("uncached");
-                    return Ok(Arc::new(self.load(schedule).await?));
+                    return Ok(Arc::new(self.load(redis, schedule, now).await?));
                 }
             },
         };
         let key = Key {
-            schedule,
+            schedule: schedule.schedule_id,
             version,
             window: now.timestamp_millis().div_euclid(MAX_AGE_MS),
         };
@@ -175,36 +284,36 @@ impl SeatMaps {
             Err(guard) => guard,
         };
         count("loaded");
-        let snapshot = Arc::new(self.load(schedule).await?);
+        let snapshot = Arc::new(self.load(redis, schedule, now).await?);
         let _ = guard.insert(Arc::clone(&snapshot));
         Ok(snapshot)
     }
 
-    /// Every seat of `schedule` with its live reservation, from Postgres.
-    async fn load(&self, schedule: ScheduleId) -> Result<Snapshot, sqlx::Error> {
-        type Row = (
-            i32,
-            i64,
-            Option<Uuid>,
-            Option<i64>,
-            Option<bool>,
-            Option<DateTime<Utc>>,
-        );
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT s.seat_number, s.price, r.reservation_id, r.user_id,
-                    r.status = 'confirmed', r.expires_at
-             FROM seats s
-             LEFT JOIN reservations r
-                    ON r.schedule_id = s.schedule_id
-                   AND r.seat_number = s.seat_number
-                   AND r.status IN ('held', 'confirmed')
-             WHERE s.schedule_id = $1
-             ORDER BY s.seat_number",
-        )
-        .bind(schedule.get())
-        .fetch_all(&self.db)
-        .await?;
-        let seats = rows
+    /// Every seat of `schedule` with its live reservation from Postgres and
+    /// its lock from Redis, read at the same time (either order is safe: a
+    /// lock is deleted only after its hold's end has committed, so a seat
+    /// is missing from both reads only if it is free).
+    async fn load(
+        &self,
+        redis: &RedisGate,
+        schedule: &Schedule,
+        now: DateTime<Utc>,
+    ) -> Result<Snapshot, ApiError> {
+        let (rows, locks) = tokio::try_join!(
+            async {
+                self.rows(schedule.schedule_id)
+                    .await
+                    .map_err(ApiError::from)
+            },
+            async {
+                redis
+                    .seat_locks(schedule.schedule_id, schedule.total_seats)
+                    .await
+                    .map_err(ApiError::from)
+            },
+        )?;
+        let read_at = Utc::now();
+        let mut seats: Vec<SnapshotSeat> = rows
             .into_iter()
             .map(
                 |(seat_number, price, reservation_id, user_id, sold, expires_at)| {
@@ -223,15 +332,184 @@ impl SeatMaps {
                         seat_number,
                         price,
                         live,
+                        lock: None,
                     }
                 },
             )
             .collect();
-        Ok(Snapshot { seats })
+        for SeatLock {
+            seat_number,
+            reservation,
+            ttl_ms,
+        } in locks
+        {
+            let seat = usize::try_from(seat_number - 1)
+                .ok()
+                .and_then(|i| seats.get_mut(i))
+                .filter(|seat| seat.seat_number == seat_number);
+            if let Some(seat) = seat {
+                seat.lock = Some(Lock {
+                    reservation_id: reservation,
+                    until: ttl_ms.map(|ms| read_at + TimeDelta::milliseconds(ms)),
+                });
+            }
+        }
+        Snapshot::new(schedule.schedule_id, seats, now)
+    }
+
+    /// Every seat of `schedule` with its live reservation, from Postgres.
+    async fn rows(&self, schedule: ScheduleId) -> Result<Vec<Row>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT s.seat_number, s.price, r.reservation_id, r.user_id,
+                    r.status = 'confirmed', r.expires_at
+             FROM seats s
+             LEFT JOIN reservations r
+                    ON r.schedule_id = s.schedule_id
+                   AND r.seat_number = s.seat_number
+                   AND r.status IN ('held', 'confirmed')
+             WHERE s.schedule_id = $1
+             ORDER BY s.seat_number",
+        )
+        .bind(schedule.get())
+        .fetch_all(&self.db)
+        .await
     }
 }
+
+/// A seat with its live reservation: number, price, and reservation id,
+/// user id, sold, end of hold (all `NULL` without one).
+type Row = (
+    i32,
+    i64,
+    Option<Uuid>,
+    Option<i64>,
+    Option<bool>,
+    Option<DateTime<Utc>>,
+);
 
 /// `seat_map_snapshots_total{outcome}`: `hit`, `loaded` or `uncached`.
 fn count(outcome: &'static str) {
     metrics::counter!("seat_map_snapshots_total", "outcome" => outcome).increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn at(t0: DateTime<Utc>, secs: i64) -> DateTime<Utc> {
+        t0 + TimeDelta::seconds(secs)
+    }
+
+    fn user(id: i64) -> UserId {
+        UserId::new(id).unwrap()
+    }
+
+    /// Seat 1 held by user 7 for 10 s; seat 2 sold to user 8; seat 3 locked
+    /// for 5 s with no hold written; seat 4 free; seat 5's hold by user 9
+    /// ended 1 s ago and its own lock lives 2 s more.
+    fn snapshot(t0: DateTime<Utc>) -> Snapshot {
+        let live = |user_id, sold, expires_at| {
+            Some(Live {
+                reservation_id: Uuid::from_u128(user_id as u128),
+                user_id,
+                sold,
+                expires_at,
+            })
+        };
+        let seat = |seat_number, live, lock| SnapshotSeat {
+            seat_number,
+            price: 50_000,
+            live,
+            lock,
+        };
+        let seats = vec![
+            seat(1, live(7, false, at(t0, 10)), None),
+            seat(2, live(8, true, at(t0, -60)), None),
+            seat(
+                3,
+                None,
+                Some(Lock {
+                    reservation_id: Uuid::from_u128(3),
+                    until: Some(at(t0, 5)),
+                }),
+            ),
+            seat(4, None, None),
+            seat(
+                5,
+                live(9, false, at(t0, -1)),
+                Some(Lock {
+                    reservation_id: Uuid::from_u128(9),
+                    until: Some(at(t0, 2)),
+                }),
+            ),
+        ];
+        Snapshot::new(ScheduleId::new(1).unwrap(), seats, t0).unwrap()
+    }
+
+    fn statuses(body: &Bytes) -> Vec<(String, bool)> {
+        let map: Value = serde_json::from_slice(body).unwrap();
+        map["seats"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["status"].as_str().unwrap().to_owned(),
+                    s["mine"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    fn expect(list: &[(&str, bool)]) -> Vec<(String, bool)> {
+        list.iter().map(|(s, m)| ((*s).to_owned(), *m)).collect()
+    }
+
+    #[test]
+    fn a_caller_who_owns_no_seat_gets_the_shared_map_until_a_hold_or_lock_ends() {
+        let t0 = Utc::now();
+        let snapshot = snapshot(t0);
+        let body = snapshot.body(user(100), at(t0, 1)).unwrap();
+        assert_eq!(body, snapshot.shared);
+        assert_eq!(
+            statuses(&body),
+            expect(&[
+                ("held", false),
+                ("sold", false),
+                ("held", false),
+                ("available", false),
+                ("available", false),
+            ])
+        );
+    }
+
+    #[test]
+    fn owners_see_their_own_seats_as_mine() {
+        let t0 = Utc::now();
+        let snapshot = snapshot(t0);
+        let seen = |id| statuses(&snapshot.body(user(id), at(t0, 1)).unwrap());
+        assert_eq!(seen(7)[0], ("held".to_owned(), true));
+        assert_eq!(seen(8)[1], ("sold".to_owned(), true));
+        // User 9's hold has ended: not theirs any more, and its own lock
+        // does not make it look held.
+        assert_eq!(seen(9)[4], ("available".to_owned(), false));
+    }
+
+    #[test]
+    fn after_a_lock_or_hold_ends_the_map_is_worked_out_for_the_time_of_the_read() {
+        let t0 = Utc::now();
+        let snapshot = snapshot(t0);
+        // The lock of seat 3 has ended.
+        let after_lock = snapshot.body(user(100), at(t0, 6)).unwrap();
+        assert_ne!(after_lock, snapshot.shared);
+        assert_eq!(statuses(&after_lock)[2], ("available".to_owned(), false));
+        assert_eq!(statuses(&after_lock)[0], ("held".to_owned(), false));
+        // The hold of seat 1 has ended too.
+        let after_hold = snapshot.body(user(100), at(t0, 11)).unwrap();
+        assert_eq!(statuses(&after_hold)[0], ("available".to_owned(), false));
+        // A read that began before seat 5's hold ended sees it held.
+        let before = snapshot.body(user(100), at(t0, -2)).unwrap();
+        assert_eq!(statuses(&before)[4], ("held".to_owned(), false));
+    }
 }

@@ -390,6 +390,40 @@ impl TestApp {
         format!("{}:{{s:{schedule}}}:seat:{seat}", self.prefix)
     }
 
+    fn seats_version_key(&self, schedule: i64) -> String {
+        format!("{}:{{s:{schedule}}}:seats-version", self.prefix)
+    }
+
+    /// Take seat `seat` for `reservation` with booking's own lock script, as
+    /// a hold does before it writes Postgres: `true` when it was taken.
+    pub async fn lock_seat(&self, schedule: i64, seat: i64, reservation: Uuid) -> bool {
+        let won: i64 = redis::Script::new(include_str!("../../src/lua/lock_seat.lua"))
+            .key(self.seat_lock_key(schedule, seat))
+            .key(self.seats_version_key(schedule))
+            .arg(reservation.to_string())
+            .arg(60_000)
+            .arg(Uuid::new_v4().to_string())
+            .arg(60_000)
+            .invoke_async(&mut self.redis.clone())
+            .await
+            .unwrap();
+        won == 1
+    }
+
+    /// Delete `reservation`'s lock of seat `seat` with booking's own release
+    /// script, as the end of a hold does.
+    pub async fn release_seat_lock(&self, schedule: i64, seat: i64, reservation: Uuid) {
+        let _: i64 = redis::Script::new(include_str!("../../src/lua/release_seat.lua"))
+            .key(self.seat_lock_key(schedule, seat))
+            .key(self.seats_version_key(schedule))
+            .arg(reservation.to_string())
+            .arg(Uuid::new_v4().to_string())
+            .arg(60_000)
+            .invoke_async(&mut self.redis.clone())
+            .await
+            .unwrap();
+    }
+
     pub async fn charge(&self, token: &str, user: i64, amount: i64, key: Option<&str>) -> Response {
         let mut request = self
             .client

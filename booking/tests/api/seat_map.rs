@@ -75,25 +75,33 @@ async fn mine_is_true_only_for_the_callers_live_holds_and_purchases() {
 #[tokio::test]
 async fn a_seat_whose_lock_is_won_but_not_yet_written_shows_held() {
     let app = spawn_app().await;
+    let processes = [app.address.clone(), app.replica().await];
     let user = app.create_user("Looker").await;
     let (concert, schedule) = app.create_concert(10_000).await;
     let access = app.admit(user, concert).await;
+    // Both processes have the map cached before the lock is taken.
+    assert_eq!(
+        seat_everywhere(&app, &processes, &access.token, schedule, 9).await,
+        everywhere("available", false)
+    );
+
     // A hold that has won seat 9 in Redis and not yet written Postgres.
-    let lock = app.seat_lock_key(schedule, 9);
-    let mut redis = app.redis.clone();
-    let _: () = redis
-        .set_ex(&lock, uuid::Uuid::new_v4().to_string(), 60)
-        .await
-        .unwrap();
+    let reservation = uuid::Uuid::new_v4();
+    assert!(app.lock_seat(schedule, 9, reservation).await);
+    assert!(!app.lock_seat(schedule, 9, uuid::Uuid::new_v4()).await);
+    for base in &processes {
+        let map = map_at(&app, base, &access.token, schedule).await;
+        assert_eq!(seat(&map, 9), ("held", false), "at {base}");
+        assert_eq!(seat(&map, 8), ("available", false), "at {base}");
+        assert_eq!(seat(&map, 10), ("available", false), "at {base}");
+    }
 
-    let map = app.seat_map(&access.token, schedule).await;
-    assert_eq!(seat(&map, 9), ("held", false));
-    assert_eq!(seat(&map, 8), ("available", false));
-    assert_eq!(seat(&map, 10), ("available", false));
-
-    let _: () = redis.del(&lock).await.unwrap();
-    let map = app.seat_map(&access.token, schedule).await;
-    assert_eq!(seat(&map, 9), ("available", false));
+    // The hold failed: its lock goes, and the seat is free again everywhere.
+    app.release_seat_lock(schedule, 9, reservation).await;
+    assert_eq!(
+        seat_everywhere(&app, &processes, &access.token, schedule, 9).await,
+        everywhere("available", false)
+    );
 }
 
 /// The seat map of `schedule` as `token` sees it on the booking process at
