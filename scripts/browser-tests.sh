@@ -12,7 +12,11 @@
 # Redis key prefix: one with the normal hold time, one with a short
 # HOLD_TTL_SECS for the hold-expiry test. Each gateway verifies session
 # tokens with its own booking's keys (IDENTITY_JWKS_URL); each pair keeps its
-# signing keys in its own DATA_DIR. The demo users log in with the password
+# signing keys in its own DATA_DIR. It also starts the services the way
+# production runs them, for loadbalancer.test.js: nginx in front of two
+# gateways and two bookings (scripts/replicas.sh), one origin for the pages
+# and both APIs, on a seeded database, Redis key prefix, LB_DIR and DATA_DIR
+# of their own. The demo users log in with the password
 # concert-demo. Everything it started is stopped and
 # dropped at the end; the exit status is the tests'.
 #
@@ -57,6 +61,9 @@ databases=()
 
 cleanup() {
   local pid db
+  if [ -d "$work/lb" ]; then
+    LB_DIR="$work/lb" DATA_DIR="$work/lb-data" scripts/replicas.sh down >/dev/null 2>&1 || true
+  fi
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   for db in "${databases[@]}"; do
@@ -111,12 +118,31 @@ start_pair() {
   pair=("$gateway" "$booking" "$url")
 }
 
+# start_replicas: nginx in front of two gateways and two bookings, as
+# production runs them; sets lb=(load_balancer_url database_url).
+start_replicas() {
+  local db="test_browser_${run_id}_lb"
+  local url="$PG/$db"
+  psql "$PG/postgres" -qc "create database \"$db\"" >/dev/null
+  databases+=("$db")
+  DATABASE_URL="$url" RUST_LOG=warn target/debug/booking seed >"$work/lb-seed.log" 2>&1 ||
+    { tail -n 20 "$work/lb-seed.log" >&2; die "seeding $db failed"; }
+  local lb_url
+  lb_url=$(LB_DIR="$work/lb" DATA_DIR="$work/lb-data" BIN_DIR=target/debug DATABASE_URL="$url" \
+    REDIS_KEY_PREFIX="test:browser-$run_id-lb" ADMIN_TOKEN="$admin_token" RUST_LOG=info QUEUE_TICK_MS=200 \
+    scripts/replicas.sh up --replicas 2 2>"$work/lb-up.log") ||
+    { tail -n 30 "$work/lb-up.log" >&2; die "the replicas behind nginx did not start"; }
+  lb=("$lb_url" "$url")
+}
+
 admin_token="browser-$run_id"
 log "starting two gateway + booking pairs (run $run_id)"
 start_pair main 300
 main=("${pair[@]}")
 start_pair expiry "$EXPIRY_HOLD_TTL_SECS"
 expiry=("${pair[@]}")
+log "starting nginx in front of two gateways and two bookings"
+start_replicas
 
 if [ "${UPDATE_SCREENSHOTS:-0}" = 1 ]; then
   screenshots="$PWD/docs/screenshots"
@@ -132,12 +158,13 @@ status=0
   GATEWAY_URL="${main[0]}" BOOKING_URL="${main[1]}" DATABASE_URL="${main[2]}" \
     EXPIRY_GATEWAY_URL="${expiry[0]}" EXPIRY_BOOKING_URL="${expiry[1]}" EXPIRY_DATABASE_URL="${expiry[2]}" \
     EXPIRY_HOLD_TTL_SECS="$EXPIRY_HOLD_TTL_SECS" ADMIN_TOKEN="$admin_token" \
+    LB_URL="${lb[0]}" LB_DATABASE_URL="${lb[1]}" \
     CHROMIUM="$CHROMIUM" SCREENSHOT_DIR="$screenshots" \
     node --test --test-concurrency=1 --test-reporter=spec ${BROWSER_TESTS:-}
 ) || status=$?
 
 if [ "$status" != 0 ]; then
-  for f in "$work"/*-gateway.log "$work"/*-booking.log; do
+  for f in "$work"/*-gateway.log "$work"/*-booking.log "$work"/lb/logs/*.log; do
     log "last lines of $(basename "$f"):"
     tail -n 15 "$f" >&2
   done

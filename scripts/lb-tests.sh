@@ -36,6 +36,9 @@ export ADMIN_TOKEN="lb-test-admin-$id" RUST_LOG=warn
 export RATE_LIMIT_IP_PER_SEC=2 RATE_LIMIT_USER_PER_MIN=600
 # A quick line: admitted within a tick or two.
 export QUEUE_TICK_MS=100
+# A replica silent for 5 s counts as hung (production: 30 s), so that the
+# hung-replica test waits seconds, not a minute.
+export LB_UPSTREAM_TIMEOUT=5
 scripts/replicas.sh up --replicas 2 >/dev/null
 set -a
 # shellcheck disable=SC1091

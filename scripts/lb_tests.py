@@ -10,14 +10,16 @@ to X-Forwarded-For and the replicas, which trust only nginx (127.0.0.1),
 budget each address on its own (API.md "Limits").
 
 Environment: LB_URL, GATEWAY_1.., BOOKING_1.. (scripts/replicas.sh's env
-file), REPLICAS (the replicas script), ADMIN_TOKEN, RATE_LIMIT_IP_PER_SEC.
-Standard library only.
+file), LB_DIR (its pid files), LB_UPSTREAM_TIMEOUT (how long nginx waits on a
+silent replica; 30 s when unset), REPLICAS (the replicas script), ADMIN_TOKEN,
+RATE_LIMIT_IP_PER_SEC. Standard library only.
 """
 
 import http.client
 import json
 import os
 import random
+import signal
 import subprocess
 import time
 import unittest
@@ -28,6 +30,8 @@ LB = urllib.parse.urlsplit(os.environ["LB_URL"])
 ADMIN = os.environ["ADMIN_TOKEN"]
 IP_PER_SEC = int(os.environ["RATE_LIMIT_IP_PER_SEC"])
 REPLICAS = os.environ["REPLICAS"]
+LB_DIR = os.environ["LB_DIR"]
+UPSTREAM_TIMEOUT = int(os.environ.get("LB_UPSTREAM_TIMEOUT") or 30)
 
 
 class Answer:
@@ -254,6 +258,65 @@ def served(url):
                if line.startswith("http_requests_total{") and 'route="/metrics"' not in line)
 
 
+def process_state(pid):
+    """The state letter of a process (R, S, T for stopped, …)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0]
+
+
+class HungReplicas(Contract):
+    """Every replica of a service accepts connections but never answers
+    (stopped with SIGSTOP, not killed): nginx waits LB_UPSTREAM_TIMEOUT on
+    each, then answers 503 UNAVAILABLE problem+json with Retry-After, not its
+    own HTML 504. Once they resume, the service answers normally again.
+    Runs before Outages, after the tests that need every replica."""
+
+    SRC = "127.0.0.51"
+
+    def test_every_gateway_hangs_then_resumes(self):
+        concert = create_concert(self.SRC)["concert_id"]
+        path = f"/v1/concerts/{concert}/queue"
+        self.assertEqual(request("GET", path, source=self.SRC).status, 200)
+        urls = replicas("GATEWAY")
+        pids = []
+        for k in range(1, len(urls) + 1):
+            with open(f"{LB_DIR}/gateway-{k}.pid") as pidfile:
+                pids.append(int(pidfile.read()))
+        try:
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)
+            for pid in pids:
+                wait_until(f"gateway {pid} stopped", lambda pid=pid: process_state(pid) == "T")
+            started = time.monotonic()
+            # Long enough for nginx to wait on both replicas in turn.
+            answer = request("GET", path, source=self.SRC, timeout=2 * UPSTREAM_TIMEOUT + 20)
+            waited = time.monotonic() - started
+            body = self.assert_problem(answer, 503, "UNAVAILABLE")
+            self.assertEqual(body["detail"], "no replica could answer; retry later")
+            self.assertEqual(answer.headers["retry-after"], "1")
+            # nginx's timeout answered, not a refused connection: the
+            # replicas were reachable, only silent.
+            self.assertGreaterEqual(waited, UPSTREAM_TIMEOUT - 0.5, f"503 after {waited:.1f} s")
+        finally:
+            for pid in pids:
+                os.kill(pid, signal.SIGCONT)
+        # Back: every replica answers through nginx again (nginx gives a
+        # replica it counted as failed another try after fail_timeout), and
+        # a run of answers in a row is 200, whichever nginx worker took them.
+        for url in urls:
+            wait_until(f"{url.netloc} ready", lambda url=url: request("GET", "/readyz", base=url).status == 200)
+        baseline = [served(url) for url in urls]
+        streak, sources = [0], iter(f"127.0.2.{i % 250 + 1}" for i in range(100000))
+
+        def normal():
+            # A fresh address each time: the point is not the rate limits.
+            status = request("GET", path, source=next(sources)).status
+            streak[0] = streak[0] + 1 if status == 200 else 0
+            return streak[0] >= 20 and all(served(u) > b for u, b in zip(urls, baseline))
+
+        wait_until("every gateway answering through nginx again", normal, deadline_s=30)
+
+
 class Outages(Contract):
     """A replica down: the other answers. Every replica of a service down:
     503 UNAVAILABLE problem+json with Retry-After. Runs last: it stops replicas."""
@@ -293,10 +356,10 @@ class Outages(Contract):
 
 
 if __name__ == "__main__":
-    # Outages last: they stop replicas.
+    # Hung replicas, then outages, last: they stop replicas.
     loader = unittest.TestLoader()
     suite = unittest.TestSuite()
-    for case in (BadInput, BodyLimit, RateLimits, Journey, Outages):
+    for case in (BadInput, BodyLimit, RateLimits, Journey, HungReplicas, Outages):
         suite.addTests(loader.loadTestsFromTestCase(case))
     result = unittest.TextTestRunner(verbosity=2).run(suite)
     raise SystemExit(0 if result.wasSuccessful() else 1)

@@ -22,6 +22,10 @@
 #   TRUSTED_PROXIES nginx's address as the replicas see it (127.0.0.1/32):
 #                   requests from other loopback addresses (127.0.0.2, …)
 #                   are clients of their own
+#   LB_UPSTREAM_TIMEOUT
+#                   seconds nginx waits on a silent replica before it counts
+#                   it as failed and answers 503 (unset: the configuration's
+#                   30 s, as in production); tests set a few seconds
 # and every setting of the services (README.md, Configuration), passed to
 # every replica: DATABASE_URL, REDIS_URL, REDIS_KEY_PREFIX, ADMIN_TOKEN, …
 # The replicas share DATA_DIR, hence their signing keys (the first replica
@@ -98,6 +102,11 @@ write_nginx_conf() { # replicas listen
     echo "server $(cat "$LB_DIR/booking-$k.addr") max_fails=1 fail_timeout=5s;" >>"$conf/bookings.conf"
   done
   echo "listen $2;" >"$conf/listen.conf"
+  rm -f "$conf/upstream-timeouts.conf"
+  if [ -n "${LB_UPSTREAM_TIMEOUT:-}" ]; then
+    echo "proxy_send_timeout ${LB_UPSTREAM_TIMEOUT}s; proxy_read_timeout ${LB_UPSTREAM_TIMEOUT}s;" \
+      >"$conf/upstream-timeouts.conf"
+  fi
 }
 
 cmd_up() {
@@ -109,6 +118,7 @@ cmd_up() {
     esac
   done
   case "$replicas" in '' | *[!0-9]* | 0) die "--replicas must be a positive number" ;; esac
+  case "${LB_UPSTREAM_TIMEOUT:-1}" in '' | *[!0-9]* | 0) die "LB_UPSTREAM_TIMEOUT must be a positive number of seconds" ;; esac
   [ -x "$BIN_DIR/gateway" ] && [ -x "$BIN_DIR/booking" ] ||
     die "no gateway and booking binaries in $BIN_DIR (cargo build --release -p gateway -p booking)"
   command -v nginx >/dev/null || apt_install nginx

@@ -23,6 +23,10 @@ export const env = {
   expiryBooking: required('EXPIRY_BOOKING_URL'),
   expiryDatabase: required('EXPIRY_DATABASE_URL'),
   expiryHoldSecs: Number(process.env.EXPIRY_HOLD_TTL_SECS || 8),
+  // nginx in front of two gateways and two bookings: the pages and both
+  // APIs on one origin, as in production (scripts/replicas.sh).
+  loadBalancer: required('LB_URL'),
+  loadBalancerDatabase: required('LB_DATABASE_URL'),
   adminToken: required('ADMIN_TOKEN'),
   chromium: process.env.CHROMIUM || '/usr/bin/chromium',
   screenshots: process.env.SCREENSHOT_DIR || path.resolve('screenshots'),
