@@ -39,7 +39,7 @@ table("Latency at half the measured rate (wrk, paced)", ["poll@half", "join@half
 table("The queue scenario, open model (k6: 1,000 waiting users polling at the gateway's cadence + 300 joins/s)", ["queue-k6"])
 table("Seat map reads (wrk, 50 connections; 4 dates with 10 holds each, a different fan each request)",
       ["baseline-seats", "seats-before", "seats"], "baseline-seats")
-table("Holds of free seats (wrk) and hold storms (k6)", ["bare-update", "hold", "storm-50-seats", "storm-one-seat"], "bare-update")
+table("Holds of free seats (wrk) and hold storms (k6)", ["bare-update", "hold-before", "hold", "storm-50-seats", "storm-one-seat"], "bare-update")
 table("Payments: the pgbench transaction and the HTTP endpoint", ["pgbench-pay", "pay"], "pgbench-pay")
 table("Flash sale (k6): one replica of each service, then through nginx in front of two", ["flash-sale", "replicated-flash-sale"])
 table("Scale: 1k vs 1M waiting users, same arrival rates (k6)", ["poll@1k", "poll@1M", "join@1k", "join@1M"])
@@ -95,13 +95,15 @@ sold, seats = facts.get("flash sale: seats sold (confirmed and paid)"), facts.ge
 targets.append(("flash sale: 0 oversold, 0 5xx, every seat sold once",
                 f"{oversold} oversold, {errors5xx} 5xx, {sold}/{seats} sold",
                 oversold == "0" and errors5xx == "0" and sold == seats))
-if "seats-before" in by:
-    print("### Seat map before and after (same run, against the bare handler measured right before)\n")
-    b, a = get("seats-before"), get("seats")
+for kind, base, what in (("seats", "baseline-seats", "Seat map"), ("hold", "bare-update", "Holds")):
+    if f"{kind}-before" not in by:
+        continue
+    print(f"### {what} before and after (same run, against the bare handler measured right before)\n")
+    b, a = get(f"{kind}-before"), get(kind)
     print("| run | before req/s | × bare handler | after req/s | × bare handler | after / before |")
     print("|---|---|---|---|---|---|")
-    print(f"| seats | {fmt(b, 0)} | {fmt(ratio('seats-before', 'baseline-seats'))} | {fmt(a, 0)} | "
-          f"{fmt(ratio('seats', 'baseline-seats'))} | {fmt(ratio('seats', 'seats-before'))} |")
+    print(f"| {kind} | {fmt(b, 0)} | {fmt(ratio(f'{kind}-before', base))} | {fmt(a, 0)} | "
+          f"{fmt(ratio(kind, base))} | {fmt(ratio(kind, f'{kind}-before'))} |")
     print()
 oversold = facts.get("replicated flash sale: oversold seats (more than one live reservation)")
 twice = facts.get("replicated flash sale: seats sold more than once (more than one paid reservation)")

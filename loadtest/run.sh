@@ -26,14 +26,17 @@
 # the whole run 6–8 minutes on the 2-core machine of docs/benchmarks.md.
 # BEFORE=<dir>: a checkout of an earlier commit (`git worktree add /tmp/before
 # <commit>`) whose release gateway (for throughput) and booking (for
-# seatmap) are built (`cargo build --release -p gateway -p booking` there).
+# seatmap and holds) are built (`cargo build --release -p gateway -p booking` there).
 # Its gateway runs beside this one (own port, Redis prefix and data dir, same
 # Postgres) and throughput measures its poll and join with its own wrk
 # scripts (<dir>/loadtest/wrk), next to this tree's: rows poll-before and
 # join-before, both against this run's baseline. Its booking runs beside this
 # one (own port; same Postgres, Redis prefix, gateway and session key: it
-# serves the same admitted users) and seatmap measures its seat map with
-# this tree's seatmap.lua: row seats-before.
+# serves the same admitted users): seatmap measures its seat map with this
+# tree's seatmap.lua (row seats-before), holds its holds with this tree's
+# hold.lua on dates of their own (row hold-before; the earlier booking runs
+# on this tree's schema, so its commit must not be older than the hold's
+# tables).
 #
 # Builds release binaries, makes sure Redis and Postgres run, creates its own
 # database (`loadtest`) and Redis prefix, starts the baseline, the gateway and
@@ -77,7 +80,7 @@ if [ -n "${BEFORE:-}" ]; then
     # this one does) or, before identity at join, the user id in the body.
     grep -q SESSIONS_FILE "$BEFORE/loadtest/wrk/join.lua" && BEFORE_SESSIONS=yes
   fi
-  if want seatmap; then
+  if want seatmap || want holds; then
     [ -x "$BEFORE/target/release/booking" ] ||
       { echo "BEFORE=$BEFORE needs target/release/booking (cargo build --release -p booking)" >&2; exit 2; }
   fi
@@ -161,11 +164,12 @@ if [ -n "${BEFORE:-}" ] && want throughput; then
     IDENTITY_JWKS_URL=http://127.0.0.1:${P_BOOKING}/.well-known/jwks.json "$BEFORE/target/release/gateway" & gw_before_pid=$!
   ready+=(http://127.0.0.1:${P_BEFORE}/readyz)
 fi
-if [ -n "${BEFORE:-}" ] && want seatmap; then
+if [ -n "${BEFORE:-}" ] && { want seatmap || want holds; }; then
   # The earlier booking: this run's gateway, Redis prefix and session key.
   BOOKING_ADDR=127.0.0.1:${P_BK_BEFORE} JWKS_URL=http://127.0.0.1:${P_GATEWAY}/.well-known/jwks.json RUN_MIGRATIONS=false \
     DATA_DIR="$work/booking" "$BEFORE/target/release/booking" & bk_before_pid=$!
   ready+=(http://127.0.0.1:${P_BK_BEFORE}/readyz)
+  fact "before: the booking of commit" "$(git -C "$BEFORE" log -1 --format='%h %s')"
 fi
 up=
 for _ in $(seq 1 60); do
@@ -360,7 +364,6 @@ fact "seat map: held seats on its 4 dates" "$(q "select count(*) from reservatio
 export SEATMAP_TOKENS_FILE="$work/tokens-seatmap" SEATMAP_FIRST_SCHEDULE=$map_first SEATMAP_SCHEDULES=4
 # Its yardstick, right before it: the bare handler.
 wrk_run baseline-seats "$base_pid" http://127.0.0.1:${P_BASELINE}/ plain.lua
-[ -z "${BEFORE:-}" ] || fact "before: the booking of commit" "$(git -C "$BEFORE" log -1 --format='%h %s')"
 [ -z "${BEFORE:-}" ] || wrk_run seats-before "$bk_before_pid" "$BK_BEFORE" seatmap.lua
 wrk_run seats "$bk_pid" "$BK" seatmap.lua
 fi
@@ -374,7 +377,13 @@ cut -d' ' -f2 "$work/admitted" >"$work/tokens"
 export TOKENS_FILE="$work/tokens" FIRST_SCHEDULE; FIRST_SCHEDULE=$(q "select min(schedule_id) from schedules where concert_id = 1")
 export SCHEDULES_PER_THREAD=2000  # dates 1..4000 for the wrk runs (200,000 seats); 4001.. for the storms
 wrk_run bare-update "$base_pid" http://127.0.0.1:${P_BASELINE}/hold/0/0 hold-bare.lua
-wrk_run hold "$bk_pid" "$BK/v1/reservations" hold.lua
+if [ -n "${BEFORE:-}" ]; then
+  # The earlier booking holds seats of dates 1..2000, this one of 2001..4000.
+  SCHEDULES_PER_THREAD=1000 wrk_run hold-before "$bk_before_pid" "$BK_BEFORE/v1/reservations" hold.lua
+  FIRST_SCHEDULE=$((FIRST_SCHEDULE + 2000)) SCHEDULES_PER_THREAD=1000 wrk_run hold "$bk_pid" "$BK/v1/reservations" hold.lua
+else
+  wrk_run hold "$bk_pid" "$BK/v1/reservations" hold.lua
+fi
 kill "$base_pid"   # its idle Postgres connections would crowd out pgbench's
 storm_a=$((FIRST_SCHEDULE + 4000)); storm_b=$((FIRST_SCHEDULE + 4001))
 k6_run storm-50-seats "$bk_pid" hold-storm.js BOOKING="$BK" MODE=seats SCHEDULE="$storm_a" REQUESTS=2000 RATE=1000
