@@ -178,6 +178,15 @@ for _ in $(seq 1 60); do
   sleep 0.5
 done
 [ -n "$up" ] || { log "services did not become ready: ${ready[*]}"; exit 1; }
+# The earlier booking's pool holds up to 32 Postgres connections: once it has
+# been measured it goes, so that this booking and pgbench find theirs
+# (max_connections is 100 by default).
+stop_before_booking() {
+  [ -n "${bk_before_pid:-}" ] || return 0
+  kill "$bk_before_pid" 2>/dev/null || true
+  wait "$bk_before_pid" 2>/dev/null || true
+  bk_before_pid=
+}
 GW=http://127.0.0.1:${P_GATEWAY} BK=http://127.0.0.1:${P_BOOKING} GW_BEFORE=http://127.0.0.1:${P_BEFORE} BK_BEFORE=http://127.0.0.1:${P_BK_BEFORE}
 admin() { # concert settings [gateway]
   curl -fs -X PATCH "${3:-$GW}/v1/admin/concerts/$1/queue" -H "authorization: Bearer $ADMIN_TOKEN" \
@@ -365,6 +374,7 @@ export SEATMAP_TOKENS_FILE="$work/tokens-seatmap" SEATMAP_FIRST_SCHEDULE=$map_fi
 # Its yardstick, right before it: the bare handler.
 wrk_run baseline-seats "$base_pid" http://127.0.0.1:${P_BASELINE}/ plain.lua
 [ -z "${BEFORE:-}" ] || wrk_run seats-before "$bk_before_pid" "$BK_BEFORE" seatmap.lua
+want holds || stop_before_booking
 wrk_run seats "$bk_pid" "$BK" seatmap.lua
 fi
 
@@ -380,6 +390,7 @@ wrk_run bare-update "$base_pid" http://127.0.0.1:${P_BASELINE}/hold/0/0 hold-bar
 if [ -n "${BEFORE:-}" ]; then
   # The earlier booking holds seats of dates 1..2000, this one of 2001..4000.
   SCHEDULES_PER_THREAD=1000 wrk_run hold-before "$bk_before_pid" "$BK_BEFORE/v1/reservations" hold.lua
+  stop_before_booking
   FIRST_SCHEDULE=$((FIRST_SCHEDULE + 2000)) SCHEDULES_PER_THREAD=1000 wrk_run hold "$bk_pid" "$BK/v1/reservations" hold.lua
 else
   wrk_run hold "$bk_pid" "$BK/v1/reservations" hold.lua
