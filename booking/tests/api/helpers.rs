@@ -16,7 +16,9 @@ use shared::infra::RedisConnection;
 use shared::infra::{active_set_key, user_tickets_key};
 use shared::limits::RateLimitSettings;
 use shared::serve::ServeSettings;
-use shared::testing::{TcpProxy, fresh_database, random_prefix, redis_url, serve_jwks};
+use shared::testing::{
+    TEST_REDIS_TIMEOUT, TcpProxy, fresh_database, random_prefix, redis_url, serve_jwks,
+};
 use shared::tokens::{Audience, Claims, Jwks, SessionClaims, Signer, encode, encode_session};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -48,6 +50,9 @@ pub struct Options {
     pub postgres_proxy: Option<u16>,
     /// Reach Redis through this proxy.
     pub redis_proxy: Option<u16>,
+    /// How long a Redis command may take ([`TEST_REDIS_TIMEOUT`] unless a
+    /// test says otherwise).
+    pub redis_timeout: Duration,
     /// The rate limits (the production defaults unless a test says otherwise).
     pub limits: RateLimitSettings,
     /// Timeouts and request bounds (the production defaults unless a test
@@ -64,6 +69,7 @@ impl Default for Options {
             admin_token: Some(ADMIN_TOKEN),
             postgres_proxy: None,
             redis_proxy: None,
+            redis_timeout: TEST_REDIS_TIMEOUT,
             limits: RateLimitSettings::default(),
             serve: ServeSettings::default(),
         }
@@ -98,7 +104,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         } else {
             shared::testing::redis_topology()
         },
-        redis_timeout: shared::testing::TEST_REDIS_TIMEOUT,
+        redis_timeout: options.redis_timeout,
         redis_key_prefix: prefix.clone(),
         addr: "127.0.0.1:0".parse().expect("a socket address"),
         admin_token: options.admin_token.map(Into::into),

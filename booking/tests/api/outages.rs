@@ -133,3 +133,74 @@ async fn a_payment_stands_when_redis_fails_after_the_commit() {
     assert_eq!(app.ledger_total(user).await, 40_000);
     proxy.restore();
 }
+
+/// Redis runs a hold's lock script only after the hold has given up (its
+/// command timed out: `503`). The lock is taken then, with no hold behind
+/// it; the release the hold sent after it, on the same connection, deletes
+/// it, so the next fan can hold the seat at once instead of after the hold
+/// time.
+#[tokio::test]
+async fn a_seat_lock_taken_after_its_hold_timed_out_is_given_back() {
+    let proxy = proxy_to(&redis_url()).await;
+    let app = spawn_app_with(Options {
+        redis_proxy: Some(proxy.port()),
+        redis_timeout: Duration::from_millis(500),
+        ..Options::default()
+    })
+    .await;
+    let (late, next) = (app.create_user("Late").await, app.create_user("Next").await);
+    let (concert, schedule) = app.create_concert(10_000).await;
+    let late_access = app.admit(late, concert).await;
+    let next_access = app.admit(next, concert).await;
+    // The script is in Redis's cache, so the hold sends it as one EVALSHA.
+    let lock_script = redis::Script::new(include_str!("../../src/lua/lock_seat.lua"));
+    let _: String = redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg(include_str!("../../src/lua/lock_seat.lua"))
+        .query_async(&mut app.redis.clone())
+        .await
+        .unwrap();
+
+    // On a loaded machine an earlier command of the hold may time out
+    // first: then the lock was never sent, and the hold is tried again.
+    let mut attempts = 0;
+    let answer = loop {
+        attempts += 1;
+        proxy.stall_on(lock_script.get_hash().as_bytes());
+        let answer = app.hold_seat(&late_access.token, schedule, 6).await;
+        if proxy.stalled() || attempts == 5 {
+            break answer;
+        }
+        assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
+    };
+    assert!(proxy.stalled(), "the lock script was held back");
+    assert_unavailable(answer).await;
+    proxy.resume();
+
+    let lock = app.seat_lock_key(schedule, 6);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let exists: bool = redis::cmd("EXISTS")
+            .arg(&lock)
+            .query_async(&mut app.redis.clone())
+            .await
+            .unwrap();
+        if !exists {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the late lock of seat 6 is still there 10 s after Redis ran it"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let held = app.hold_seat(&next_access.token, schedule, 6).await;
+    assert_eq!(held.status(), StatusCode::CREATED);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM reservations WHERE user_id = {late}"
+        ))
+        .await,
+        0
+    );
+}

@@ -1,17 +1,19 @@
 //! Test support: every test gets its own Postgres database and Redis key
 //! prefix on the real servers, so tests run in parallel on shared servers.
 //! [`TcpProxy`] sits between a service and Redis or Postgres so a test can cut
-//! the connection (an outage) and restore it without touching the servers
-//! other tests use.
+//! the connection (an outage), stall it (a server that answers late) and
+//! restore it without touching the servers other tests use.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, Executor, PgConnection, PgPool};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 mod metrics;
 mod openapi;
@@ -160,11 +162,20 @@ pub async fn fresh_database(migrations: &Path) -> (String, PgPool) {
     (url, pool)
 }
 
-/// A TCP forwarder that can be cut and restored.
+/// A TCP forwarder that can be cut, stalled and restored.
 pub struct TcpProxy {
     port: u16,
     up: Arc<AtomicBool>,
     cut: broadcast::Sender<()>,
+    stall: Arc<Stall>,
+}
+
+/// When the proxy holds back what clients send (see [`TcpProxy::stall_on`]).
+struct Stall {
+    /// Stall once a client sends these bytes.
+    trigger: Mutex<Option<Vec<u8>>>,
+    /// Whether client bytes are held back now.
+    stalled: watch::Sender<bool>,
 }
 
 impl TcpProxy {
@@ -174,28 +185,41 @@ impl TcpProxy {
         let port = listener.local_addr().expect("proxy address").port();
         let up = Arc::new(AtomicBool::new(true));
         let (cut, _) = broadcast::channel(1);
+        let stall = Arc::new(Stall {
+            trigger: Mutex::new(None),
+            stalled: watch::Sender::new(false),
+        });
         let target = target.to_owned();
-        let (up2, cut2) = (up.clone(), cut.clone());
+        let (up2, cut2, stall2) = (up.clone(), cut.clone(), stall.clone());
         tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
+            while let Ok((inbound, _)) = listener.accept().await {
                 if !up2.load(Ordering::SeqCst) {
                     drop(inbound);
                     continue;
                 }
                 let target = target.clone();
                 let mut cut_rx = cut2.subscribe();
+                let stall = stall2.clone();
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(&target).await else {
+                    let Ok(outbound) = TcpStream::connect(&target).await else {
                         return;
                     };
+                    let (from_client, mut to_client) = inbound.into_split();
+                    let (mut from_server, mut to_server) = outbound.into_split();
                     tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {},
+                        _ = forward_client(from_client, &mut to_server, &stall) => {},
+                        _ = tokio::io::copy(&mut from_server, &mut to_client) => {},
                         _ = cut_rx.recv() => {},
                     }
                 });
             }
         });
-        Self { port, up, cut }
+        Self {
+            port,
+            up,
+            cut,
+            stall,
+        }
     }
 
     pub fn port(&self) -> u16 {
@@ -211,6 +235,57 @@ impl TcpProxy {
     /// Accept connections again.
     pub fn restore(&self) {
         self.up.store(true, Ordering::SeqCst);
+    }
+
+    /// From the first read from a client that contains `pattern` on, hold
+    /// back everything clients send (that read included) until
+    /// [`Self::resume`]: the server then gets it all, in order, late —
+    /// a server that is slow, not gone.
+    pub fn stall_on(&self, pattern: &[u8]) {
+        assert!(!pattern.is_empty(), "a pattern to stall on");
+        *self.stall.trigger.lock().expect("the trigger") = Some(pattern.to_vec());
+    }
+
+    /// Whether the proxy is holding client bytes back now.
+    pub fn stalled(&self) -> bool {
+        *self.stall.stalled.borrow()
+    }
+
+    /// Send on what [`Self::stall_on`] held back, and everything after it.
+    pub fn resume(&self) {
+        self.stall.stalled.send_replace(false);
+    }
+}
+
+/// Copy what a client sends to the server, holding it back while the
+/// proxy is stalled.
+async fn forward_client(mut from: OwnedReadHalf, to: &mut OwnedWriteHalf, stall: &Stall) {
+    let mut stalled = stall.stalled.subscribe();
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        let chunk = &buf[..n];
+        {
+            let mut trigger = stall.trigger.lock().expect("the trigger");
+            if trigger
+                .as_deref()
+                .is_some_and(|p| chunk.windows(p.len()).any(|w| w == p))
+            {
+                *trigger = None;
+                stall.stalled.send_replace(true);
+            }
+        }
+        while *stalled.borrow_and_update() {
+            if stalled.changed().await.is_err() {
+                return;
+            }
+        }
+        if to.write_all(chunk).await.is_err() {
+            return;
+        }
     }
 }
 
