@@ -33,8 +33,8 @@ import {
 } from './js/router.js';
 import { showConcerts, lookupConcert } from './js/concerts.js';
 import { showLogin, needsLogin } from './js/login.js';
-import { showJoin } from './js/join.js';
-import { showWaiting, showSoldOut } from './js/waiting.js';
+import { showJoin, showKnownSoldOut } from './js/join.js';
+import { showWaiting } from './js/waiting.js';
 import { sessionBar, sessionEnded, sessionLive } from './js/shopping.js';
 import { showDates } from './js/dates.js';
 import { showSeats } from './js/seats.js';
@@ -115,7 +115,7 @@ function concertStep(concert, sub, rest, max) {
     if (sessionLive(st)) return redirect(`#/concerts/${concert}/dates`);
     if (st.accessToken) return sessionEnded(concert);
     if (st.ticket) return showWaiting(concert);
-    if (st.soldOut) return showSoldOut();
+    if (st.soldOut) return showKnownSoldOut(concert);
     return showJoin(concert);
   }
   const schedule = rest.length > 0 ? positive(rest[0]) : null;

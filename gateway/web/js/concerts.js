@@ -12,7 +12,7 @@ import {
   show, route, gen, stale,
 } from './router.js';
 import { seatsPerUser } from './limits.js';
-import { noSeatsLeft } from './join.js';
+import { seatsAvailable } from './join.js';
 
 const concerts = new Map();
 
@@ -50,15 +50,19 @@ export async function showConcerts() {
     const [all, max] = await Promise.all([fetchConcerts(), seatsPerUser()]);
     if (stale(g)) return;
     list.replaceChildren(...all.map((c) => concertCard(c, max)));
-    // One public stats request per card (the list is short): a concert with
-    // no free seat says "Sold out" and offers no way into its queue.
+    // One public stats request per card (the list is short). No free seat
+    // is not "sold out": held seats come back, so the card says so and
+    // still leads to the queue. Only a fan the gateway told (a join or a
+    // poll answered `sold_out`) reads "Sold out", with no way in.
     all.forEach(async (c) => {
-      if (!(await noSeatsLeft(c.concert_id)) || stale(g)) return;
+      if ((await seatsAvailable(c.concert_id)) !== 0 || stale(g)) return;
       const link = list.querySelector(`[data-concert="${c.concert_id}"] a.button`);
       if (!link || link.textContent === 'Continue shopping') return;
-      const soldOut = element('p', { className: 'sold-out', text: 'Sold out' });
-      soldOut.dataset.fact = 'sold-out';
-      link.replaceWith(soldOut);
+      const soldOut = Boolean(load(c.concert_id).soldOut);
+      const note = element('p', { className: 'no-seats', text: soldOut ? 'Sold out' : 'No seats free right now' });
+      note.dataset.fact = soldOut ? 'sold-out' : 'no-seats';
+      if (soldOut) link.replaceWith(note);
+      else link.before(note);
     });
     loading.hidden = all.length > 0;
     loading.textContent = 'No concerts are on sale right now.';

@@ -43,7 +43,8 @@ export async function showDates(concert) {
       element('span', { text: formatDate(s.starts_at) }),
       element('span', {
         className: 'count',
-        text: s.available_seats > 0 ? `${s.available_seats} of ${s.total_seats} seats left` : 'Sold out',
+        // No free seat may be only held (they come back): not "sold out".
+        text: s.available_seats > 0 ? `${s.available_seats} of ${s.total_seats} seats left` : 'No seats free right now',
       }),
     );
     b.disabled = s.available_seats <= 0;

@@ -15,19 +15,16 @@ import { seatsPerUser, limitWords } from './limits.js';
 import { loginEnded } from './login.js';
 import { admitted } from './shopping.js';
 
-/** Words for a concert none of whose seats is free (public queue stats). */
-export const NO_SEATS = 'Every seat of every upcoming date is sold or held right now, so there is nothing to queue for. Seats held but not paid in time come back: look again in a few minutes.';
-
 /**
- * Whether the concert has no free seat left, from the gateway's public
- * queue stats (`seats_available: 0`, API.md Queue); false when unknown.
+ * The concert's seats neither held nor sold, from the gateway's public
+ * queue stats (`seats_available`, API.md Queue); null when unknown.
  */
-export async function noSeatsLeft(concert) {
+export async function seatsAvailable(concert) {
   try {
     const stats = await gateway(`/v1/concerts/${concert}/queue`);
-    return stats.seats_available === 0;
+    return Number.isSafeInteger(stats.seats_available) ? stats.seats_available : null;
   } catch {
-    return false;
+    return null;
   }
 }
 
@@ -35,18 +32,34 @@ export async function showJoin(concert) {
   show('join');
   $('#join-who').textContent = displayName(me());
   const g = gen();
-  // A sold-out concert offers no join: the stats first, the form after.
+  // The stats and the limit first, the form after: it does not move once shown.
   $('#join-form').hidden = true;
-  const [full, max] = await Promise.all([noSeatsLeft(concert), seatsPerUser()]);
+  const [free, max] = await Promise.all([seatsAvailable(concert), seatsPerUser()]);
   if (stale(g)) return;
-  if (full) {
-    showSoldOut(NO_SEATS);
-    return;
-  }
-  $('#join-form').hidden = false;
-  $('#join-button').focus();
+  // No seat free right now (sold or only held): the fan may still join,
+  // held seats come back; "Sold out" is the gateway's answer to a join.
+  const full = free === 0;
+  $('#join-no-seats').hidden = !full;
+  if (full) $('#join-button').setAttribute('aria-describedby', 'join-no-seats');
+  else $('#join-button').removeAttribute('aria-describedby');
   $('#join-limit').textContent = limitWords(max);
   $('#join-limit').hidden = !max;
+  $('#join-form').hidden = false;
+  $('#join-button').focus();
+}
+
+/**
+ * The sold-out page of a concert the gateway said was sold out (kept per
+ * fan and concert): no join is sent again. Only when the public stats show
+ * a free seat again is the fan offered the join form.
+ */
+export async function showKnownSoldOut(concert) {
+  showSoldOut();
+  const g = gen();
+  const free = await seatsAvailable(concert);
+  if (stale(g) || !(free > 0)) return;
+  update(concert, { soldOut: undefined });
+  showJoin(concert);
 }
 
 /** Join (or find again) the fan's place in the concert's queue. */

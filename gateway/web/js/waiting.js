@@ -175,12 +175,11 @@ async function renderReceipt(concert, st) {
       : 'Warning: the SHA-256 of the seed does NOT equal the commitment published before the opening.';
 }
 
-/** Every seat is sold: nothing to wait for. */
-const SOLD = 'Every seat of every upcoming date is sold, so there is no line to wait in. Seats that were only held do not count: when the last seat is sold, the queue closes for everyone.';
-
-/** The sold-out page; `text` says why when it is not the queue's own sold-out answer. */
-export function showSoldOut(text = SOLD) {
-  $('#soldout-text').textContent = text;
+/**
+ * The sold-out page: the gateway answered a join or a poll with `sold_out`
+ * (every seat sold; held seats never make a concert sold out).
+ */
+export function showSoldOut() {
   document.title = `Sold out · ${document.title.replace(/^Sold out · /, '')}`;
   show('soldout');
 }

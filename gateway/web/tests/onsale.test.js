@@ -1,8 +1,9 @@
 // The on-sale views: the pre-queue before a scheduled opening (countdown
 // and the draw's commitment), the draw receipt after the opening (the
 // published seed checks against the commitment, the fan's draw key), the
-// "Check a draw" page, and a sold-out concert that offers nothing to wait
-// for. Each test creates its own concert, so no other test's queue moves.
+// "Check a draw" page; a concert with no free seat still lets fans join
+// (held seats come back), and only the queue's answer makes it "Sold out".
+// Each test creates its own concert, so no other test's queue moves.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -79,10 +80,9 @@ test('the pre-queue counts down to the opening, then shows a draw receipt that c
   checkPolicy(page);
 });
 
-test('a sold-out concert says so and offers nothing to wait for', { timeout: 120_000 }, async () => {
-  const { concert, schedule } = await newConcert('Sold-out Night', 2);
-  // Another fan buys both seats through the API.
-  const early = await newFan('Early Bird');
+/** A fan of its own, joined through the API and admitted: {session, access}. */
+async function admittedFan(concert, name) {
+  const early = await newFan(name);
   const session = await apiLogIn(env.booking, early.userId, early.password);
   const joined = await api(env.gateway, `/v1/concerts/${concert}/queue`, { method: 'POST', body: {}, token: session });
   assert.equal(joined.status, 201, JSON.stringify(joined.body));
@@ -92,41 +92,125 @@ test('a sold-out concert says so and offers nothing to wait for', { timeout: 120
     const s = await api(env.gateway, `/v1/concerts/${concert}/queue/status`, { token: joined.body.ticket });
     access = s.body.access_token;
     return Boolean(access);
-  }, { what: () => 'the early fan to be admitted' });
+  }, { what: () => `${name} to be admitted` });
+  return { session, access };
+}
+
+/** Hold seats `seats` of `schedule` with an access token: the reservation ids. */
+async function hold(access, schedule, seats) {
   const ids = [];
-  for (const seatNumber of [1, 2]) {
+  for (const seatNumber of seats) {
     const held = await api(env.booking, '/v1/reservations', {
       method: 'POST', token: access, body: { schedule_id: schedule, seat_number: seatNumber },
     });
     assert.equal(held.status, 201, JSON.stringify(held.body));
     ids.push(held.body.reservation_id);
   }
-  const paid = await api(env.booking, '/v1/payments', { method: 'POST', token: session, body: { reservation_ids: ids } });
+  return ids;
+}
+
+/** The join requests (POST) a page sends for `concert`. */
+function joinsOf(page, concert) {
+  const joins = [];
+  page.on('request', (r) => { if (r.method() === 'POST' && r.url().endsWith(`/v1/concerts/${concert}/queue`)) joins.push(r.url()); });
+  return joins;
+}
+
+/** The card of `concert` on the list says no seat is free and still leads to the concert. */
+async function noSeatsCard(page, concert) {
+  await page.goto(`${env.gateway}/`);
+  const card = page.locator(`#concert-list li[data-concert="${concert}"]`);
+  await textOf(card.locator('[data-fact="no-seats"]'), /^No seats free right now$/);
+  const link = card.getByRole('link', { name: /^Get tickets: / });
+  assert.equal(await link.getAttribute('href'), `#/concerts/${concert}`);
+  return link;
+}
+
+const NO_SEATS_NOTE = /^Every seat is sold or held right now\. Held seats that are not paid in time come back, so you can still join the queue; if every seat gets sold, you will be told at once\.$/;
+
+test('a sold-out concert is said so by the queue, and the page remembers it', { timeout: 120_000 }, async () => {
+  const { concert, schedule } = await newConcert('Sold-out Night', 2);
+  // Another fan buys both seats through the API.
+  const early = await admittedFan(concert, 'Early Bird');
+  const ids = await hold(early.access, schedule, [1, 2]);
+  const paid = await api(env.booking, '/v1/payments', { method: 'POST', token: early.session, body: { reservation_ids: ids } });
   assert.equal(paid.status, 201, JSON.stringify(paid.body));
   await until(async () => (await stats(concert)).seats_available === 0,
     { what: () => 'the gateway to learn that no seat is left' });
 
+  // The list cannot tell sold from held: no seat free, and still a way in.
   const buyer = await newFan('Too Late Fan');
   const page = await fan(browser);
-  // The list says so and offers no way into the queue.
-  await page.goto(`${env.gateway}/`);
-  const card = page.locator(`#concert-list li[data-concert="${concert}"]`);
-  await textOf(card.locator('[data-fact="sold-out"]'), /^Sold out$/);
-  assert.equal(await card.locator('a').count(), 0, 'no "Get tickets" on a sold-out card');
-  // So does the concert's own page: no join form, ever.
-  const joins = [];
-  page.on('request', (r) => { if (r.method() === 'POST' && r.url().endsWith(`/v1/concerts/${concert}/queue`)) joins.push(r.url()); });
-  await page.goto(`${env.gateway}/#/concerts/${concert}`);
+  const joins = joinsOf(page, concert);
+  const link = await noSeatsCard(page, concert);
+  await link.click();
   await logInFan(page, buyer);
+  await page.locator('#view-join').waitFor({ state: 'visible' });
+  await textOf(page.locator('#join-no-seats'), NO_SEATS_NOTE);
+  await page.locator('#join-no-seats').waitFor({ state: 'visible' });
+  assert.deepEqual(joins, [], 'nothing is joined before the fan asks');
+  // The queue answers the join: sold out.
+  await page.getByRole('button', { name: 'Join the queue' }).click();
   await page.locator('#view-soldout').waitFor({ state: 'visible' });
-  assert.deepEqual(joins, []);
   await textOf(page.locator('#soldout-title'), /^Sold out: Sold-out Night$/);
+  await textOf(page.locator('#soldout-text'), /^Every seat of every upcoming date is sold/);
+  assert.equal(joins.length, 1);
+  assert.equal((await stored(page, buyer.userId, concert)).soldOut, true);
   await page.getByRole('button', { name: 'Join the queue' }).waitFor({ state: 'hidden' });
   await page.getByRole('button', { name: 'Leave the queue' }).waitFor({ state: 'hidden' });
   await shot(page, 'sold-out');
-  // A refresh keeps saying so.
+
+  // A refresh keeps the sold-out view and sends no second join, even once
+  // the page has read the concert's stats again.
+  const checked = page.waitForResponse((r) => r.request().method() === 'GET' && r.url().endsWith(`/v1/concerts/${concert}/queue`));
   await page.reload();
+  await checked;
   await page.locator('#view-soldout').waitFor({ state: 'visible' });
+  assert.equal(await page.locator('#view-join').isHidden(), true);
+  // Back on the list, the card says "Sold out" to this fan, with no way in.
+  await page.getByRole('link', { name: 'Back to concerts' }).click();
+  const card = page.locator(`#concert-list li[data-concert="${concert}"]`);
+  await textOf(card.locator('[data-fact="sold-out"]'), /^Sold out$/);
+  assert.equal(await card.getByRole('link').count(), 0, 'no "Get tickets" once the queue said sold out');
+  // Opening the concert again shows the sold-out view, with no join.
+  await page.goto(`${env.gateway}/#/concerts/${concert}`);
+  await page.locator('#view-soldout').waitFor({ state: 'visible' });
+  assert.equal(joins.length, 1, 'one join in all');
+  checkPolicy(page);
+});
+
+test('every seat held but not paid is not sold out: the fan still joins the queue', { timeout: 120_000 }, async () => {
+  const { concert, schedule } = await newConcert('Held Night', 2);
+  // Another fan holds both seats and does not pay (yet).
+  const holder = await admittedFan(concert, 'Seat Holder');
+  await hold(holder.access, schedule, [1, 2]);
+  await until(async () => (await stats(concert)).seats_available === 0,
+    { what: () => 'the gateway to learn that no seat is free' });
+
+  const buyer = await newFan('Hopeful Fan');
+  const page = await fan(browser);
+  const joins = joinsOf(page, concert);
+  const link = await noSeatsCard(page, concert);
+  await link.click();
+  await logInFan(page, buyer);
+  await page.locator('#view-join').waitFor({ state: 'visible' });
+  await textOf(page.locator('#join-no-seats'), NO_SEATS_NOTE);
+  const button = page.getByRole('button', { name: 'Join the queue' });
+  await button.waitFor({ state: 'visible' });
+  assert.equal(await button.getAttribute('aria-describedby'), 'join-no-seats');
+  await shot(page, 'join-no-seats');
+  await button.click();
+  // In the queue (waiting, or admitted at once), never sold out.
+  await page.locator('#view-waiting:visible, #view-dates:visible').waitFor();
+  assert.equal(joins.length, 1);
+  assert.equal(await page.locator('#view-soldout').isHidden(), true);
+  const kept = await stored(page, buyer.userId, concert);
+  assert.equal(kept.soldOut, undefined);
+  assert.ok(kept.ticket || kept.accessToken, JSON.stringify(kept));
+  if (await page.locator('#view-dates').isVisible()) {
+    // Admitted: the date says no seat is free, not "Sold out".
+    await textOf(page.locator('#date-list button .count'), /^No seats free right now$/);
+  }
   checkPolicy(page);
 });
 
