@@ -139,26 +139,25 @@ impl RedisGate {
 
     /// The end of the ticket's active session and the queue's epoch (as
     /// [`Self::session_end_ms`]) and the schedule's seat-map version (`None`
-    /// when Redis has none, or a value that is not a UUID), in one round
-    /// trip: what a seat-map read needs from Redis.
+    /// when Redis has none, or a value that is not a UUID): what a seat-map
+    /// read needs from Redis. Two calls sent together, not one pipeline:
+    /// the concert's keys and the schedule's live in different Redis Cluster
+    /// slots, and a Cluster pipeline must stay in one.
     pub async fn session_end_and_seats_version(
         &self,
         concert: ConcertId,
         ticket: Uuid,
         schedule: ScheduleId,
     ) -> Result<((Option<f64>, Option<i64>), Option<Uuid>), redis::RedisError> {
-        let (end, epoch, version): (Option<f64>, Option<i64>, Option<String>) = redis::pipe()
-            .cmd("ZSCORE")
-            .arg(active_set_key(&self.prefix, concert))
-            .arg(ticket.to_string())
-            .cmd("GET")
-            .arg(queue_epoch_key(&self.prefix, concert))
-            .cmd("GET")
-            .arg(self.seats_version_key(schedule))
-            .query_async(&mut self.conn.clone())
-            .await?;
+        let version = async {
+            redis::cmd("GET")
+                .arg(self.seats_version_key(schedule))
+                .query_async::<Option<String>>(&mut self.conn.clone())
+                .await
+        };
+        let (session, version) = tokio::try_join!(self.session_end_ms(concert, ticket), version)?;
         let version = version.and_then(|v| Uuid::parse_str(&v).ok());
-        Ok(((end, epoch), version))
+        Ok((session, version))
     }
 
     /// Give `schedule`'s seat map a new version: call it after a write of

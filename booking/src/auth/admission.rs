@@ -57,7 +57,7 @@ impl Admission {
     }
 
     /// [`Self::require`] for `schedule`'s concert, reading the schedule's
-    /// seat-map version in the same Redis round trip (the seat map,
+    /// seat-map version at the same time (the seat map,
     /// `crate::seats`); the version (`None` when Redis has none) is returned
     /// only to an admitted caller.
     pub async fn require_with_seats_version(

@@ -2,8 +2,8 @@
 //! `available`, `held` or `sold`, and whether it is the caller's (`mine`),
 //! for admitted users of the schedule's concert (API.md, Booking).
 //!
-//! Each request reads the schedule's seat-map version from Redis (in the
-//! admission check's round trip) and takes the replica's snapshot for that
+//! Each request reads the schedule's seat-map version from Redis (sent
+//! together with the admission check) and takes the replica's snapshot for that
 //! version ([`snapshot`]: Postgres's seats and Redis's seat locks, loaded
 //! only when a lock, hold, release or payment has changed the schedule
 //! since, or once a second). The statuses are worked out for the request's

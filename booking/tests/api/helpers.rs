@@ -124,7 +124,20 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         serve: options.serve,
     };
     let address = start(settings.clone()).await;
-    let redis = shared::testing::test_redis().await;
+    // Through a proxy the service reaches the one server at TEST_REDIS_URL
+    // (outage tests), so the test's own checks go there too, even when the
+    // other tests run on a Redis Cluster.
+    let redis = if options.redis_proxy.is_some() {
+        shared::infra::connect_redis(
+            &redis_url(),
+            &shared::infra::RedisTopology::Server,
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("the test Redis is reachable")
+    } else {
+        shared::testing::test_redis().await
+    };
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()
@@ -387,8 +400,10 @@ impl TestApp {
         let response = self
             .get(&format!("/v1/schedules/{schedule}/seats"), token)
             .await;
-        assert_eq!(response.status(), StatusCode::OK);
-        response.json().await.expect("seat map JSON")
+        let status = response.status();
+        let body: Value = response.json().await.expect("seat map JSON");
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
     }
 
     /// The Redis lock of one seat (booking's `redis_gate` layout).
