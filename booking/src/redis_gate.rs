@@ -132,8 +132,13 @@ impl RedisGate {
     }
 
     /// The end of the ticket's active session and the queue's epoch (as
-    /// [`Self::session_end_ms`]) and the schedule's [`SeatLocks`], in one
-    /// round trip: what a seat-map read needs from Redis.
+    /// [`Self::session_end_ms`]) and the schedule's [`SeatLocks`]: what a
+    /// seat-map read needs from Redis. The two reads are sent together and
+    /// awaited together, so on one server they take one round trip (the
+    /// multiplexed connection writes both before either answers). They are
+    /// not one pipeline: the queue's keys (`{c:…}`) and the schedule's
+    /// (`{s:…}`) are in different Redis Cluster slots, often on different
+    /// masters, and a pipeline must stay within one slot.
     pub async fn session_end_and_seats(
         &self,
         concert: ConcertId,
@@ -141,16 +146,13 @@ impl RedisGate {
         schedule: ScheduleId,
         total_seats: i32,
     ) -> Result<((Option<f64>, Option<i64>), SeatLocks), redis::RedisError> {
-        let (end, epoch, values): (Option<f64>, Option<i64>, Vec<Option<String>>) = redis::pipe()
-            .cmd("ZSCORE")
-            .arg(active_set_key(&self.prefix, concert))
-            .arg(ticket.to_string())
-            .cmd("GET")
-            .arg(queue_epoch_key(&self.prefix, concert))
-            .add_command(self.seat_state_cmd(schedule, total_seats))
-            .query_async(&mut self.conn.clone())
-            .await?;
-        Ok(((end, epoch), SeatLocks::from_values(values)))
+        let seats = self.seat_state_cmd(schedule, total_seats);
+        let mut conn = self.conn.clone();
+        let (session, values) = tokio::try_join!(
+            self.session_end_ms(concert, ticket),
+            seats.query_async::<Vec<Option<String>>>(&mut conn),
+        )?;
+        Ok((session, SeatLocks::from_values(values)))
     }
 
     /// Give `schedule`'s seat map a new version: call it after a write of
