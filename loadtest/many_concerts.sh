@@ -28,7 +28,9 @@
 #      every concert, and each master's Redis CPU during the sale.
 # CPU per 1,000 requests: the 2 gateways and 2 bookings together, nginx
 # (its workers), and Redis (the run's 6 cluster servers; on the single
-# Redis, that server, which other runs on the machine may share).
+# Redis, that server, which other runs on the machine may share); and the
+# Redis servers' commands (those scripts run included) and script calls
+# per request.
 # Results: loadtest/results/many-<time>/results.md (and .jsonl, the k6
 # summaries, the replicas' and nginx's logs), printed at the end.
 set -euo pipefail
@@ -112,22 +114,33 @@ cpu_ms() { # pid...: user + system CPU of the processes, in ms
   for pid in "$@"; do cat "/proc/$pid/stat" 2>/dev/null || true; done |
     awk -v clk="$clk" '{t += $14 + $15} END {printf "%.0f\n", t * 1000 / clk}'
 }
-redis_cpu_ms() { # port: the server's own count (INFO cpu)
-  redis-cli -p "$1" info cpu | tr -d '\r' |
-    awk -F: '/^used_cpu_(sys|user):/ {t += $2} END {printf "%.0f\n", t * 1000}'
+# A Redis server's own counts (INFO): "<CPU ms> <commands> <script calls>";
+# commands include those a script runs, script calls are EVALSHA and EVAL.
+redis_stat() { # port
+  redis-cli -p "$1" info all | tr -d '\r' | awk -F'[:,=]' '
+    /^used_cpu_(sys|user):/ {cpu += $2}
+    /^total_commands_processed:/ {cmds = $2}
+    /^cmdstat_(evalsha|eval):/ {scripts += $3}
+    END {printf "%.0f %d %d\n", cpu * 1000, cmds, scripts}'
 }
-# One JSON line per measured run: the tool's figures plus CPU per 1k requests.
-record() { # name json services_ms nginx_ms redis_ms [k6 summary]
+redis_cpu_ms() { # port
+  redis_stat "$1" | cut -d' ' -f1
+}
+# One JSON line per measured run: the tool's figures plus CPU per 1k
+# requests and Redis commands and script calls per request.
+record() { # name json services_ms nginx_ms redis_ms redis_commands redis_scripts [k6 summary]
   python3 - "$@" >>"$results" <<'PY'
 import json, sys
-name, js, services, nginx, redis = sys.argv[1:6]
+name, js, services, nginx, redis, commands, scripts = sys.argv[1:8]
 r = json.loads(js); r["name"] = name
 n = max(r["requests"], 1)
 for key, ms in (("cpu_ms_per_1k", services), ("nginx_cpu_ms_per_1k", nginx), ("redis_cpu_ms_per_1k", redis)):
     r[key] = float(ms) / n * 1000 if ms != "-" else None
-if len(sys.argv) > 6:
+for key, count in (("redis_commands_per_req", commands), ("redis_scripts_per_req", scripts)):
+    r[key] = float(count) / n if count != "-" else None
+if len(sys.argv) > 8:
     try:
-        m = json.load(open(sys.argv[6]))["metrics"]
+        m = json.load(open(sys.argv[8]))["metrics"]
     except (OSError, ValueError):
         m = {}
     val = lambda metric, stat: m.get(metric, {}).get("values", {}).get(stat, 0)
@@ -148,7 +161,7 @@ PY
 
 run_half() { # name [REDIS_CLUSTER_NODES]
   local name=$1 nodes=${2:-} lb_dir="$work/lb-$1" lb_url redis_ports services=() nginx_pids=()
-  local s0 n0 r0 s1 n1 r1 line rc=0
+  local s0 n0 r0 c0 e0 s1 n1 r1 c1 e1 line rc=0
   log "$name: nginx, 2 gateways and 2 bookings"
   lb_url=$(env "${GATEWAY_ENV[@]}" ${nodes:+REDIS_CLUSTER_NODES=$nodes} REDIS_KEY_PREFIX="many:$name:$(date +%s)" \
     DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB}_$name" LB_DIR="$lb_dir" DATA_DIR="$work/data-$name" \
@@ -157,39 +170,43 @@ run_half() { # name [REDIS_CLUSTER_NODES]
   # nginx's master and its workers.
   mapfile -t nginx_pids < <(cat "$lb_dir/nginx.pid"; pgrep -P "$(cat "$lb_dir/nginx.pid")")
   if [ -n "$nodes" ]; then redis_ports=$cluster_ports; else redis_ports=6379; fi
-  # The CPU of every process that serves the run, before and after a measurement.
+  # Before and after a measurement: the CPU of the services, of nginx and of
+  # the Redis servers, and the Redis servers' commands and script calls.
   snap() {
-    local p t=0
-    for p in $redis_ports; do t=$((t + $(redis_cpu_ms "$p"))); done
-    echo "$(cpu_ms "${services[@]}") $(cpu_ms "${nginx_pids[@]}") $t"
+    local p cpu cmds scripts t=0 c=0 e=0
+    for p in $redis_ports; do
+      read -r cpu cmds scripts <<<"$(redis_stat "$p")"
+      t=$((t + cpu)) c=$((c + cmds)) e=$((e + scripts))
+    done
+    echo "$(cpu_ms "${services[@]}") $(cpu_ms "${nginx_pids[@]}") $t $c $e"
   }
 
   log "$name: wrk: baseline GET /"
   line=$(wrk -t2 -c50 -d"$WRK_DURATION" -s "$WRK_DIR/plain.lua" "http://127.0.0.1:$base_port/" 2>/dev/null | grep '^{')
-  record "baseline-$name" "$line" - - -
+  record "baseline-$name" "$line" - - - - -
 
   log "$name: k6: $RATE fans/s for $DURATION over $CONCERTS concerts"
   local masters_before=
   [ -z "$nodes" ] || masters_before=$(master_cpu)
-  read -r s0 n0 r0 <<<"$(snap)"
+  read -r s0 n0 r0 c0 e0 <<<"$(snap)"
   env GATEWAY="$lb_url" BOOKING="$lb_url" CONCERTS="$ids" RATE="$RATE" DURATION="$DURATION" FIRST_USER=1 \
     SESSIONS_FILE="$work/sessions-fans" SESSIONS_FIRST_USER=1 SUMMARY="$work/sale-$name.json" SCENARIO_NAME="sale-$name" \
     k6 run -q loadtest/k6/many-concerts.js >"$work/sale-$name.log" 2>&1 || rc=$?
-  read -r s1 n1 r1 <<<"$(snap)"
+  read -r s1 n1 r1 c1 e1 <<<"$(snap)"
   [ "$rc" = 0 ] || { log "$name: k6 exited with $rc (thresholds?):"; tail -n 20 "$work/sale-$name.log" >&2; }
   cp "$work/sale-$name.json" "$work/sale-$name.log" "$out/" 2>/dev/null || true
   record "sale-$name" "$(python3 loadtest/k6_summary.py "$work/sale-$name.json" "$rc")" \
-    $((s1 - s0)) $((n1 - n0)) $((r1 - r0)) "$work/sale-$name.json"
+    $((s1 - s0)) $((n1 - n0)) $((r1 - r0)) $((c1 - c0)) $((e1 - e0)) "$work/sale-$name.json"
   [ -z "$nodes" ] || spread "$masters_before"
   fact "$name: requests of the sale answered per replica" "$(per_replica "$lb_dir")"
 
   log "$name: wrk: joins at full speed over the $CONCERTS concerts"
-  read -r s0 n0 r0 <<<"$(snap)"
+  read -r s0 n0 r0 c0 e0 <<<"$(snap)"
   line=$(SESSIONS_FILE="$work/sessions-join" JOIN_STRIDE=$((join_users / 2)) CONCERTS="$ids" \
     wrk -t2 -c50 -d"$WRK_DURATION" -s "$WRK_DIR/join-many.lua" "$lb_url/v1/concerts/$first/queue" 2>"$work/join-$name.err" | grep '^{')
-  read -r s1 n1 r1 <<<"$(snap)"
+  read -r s1 n1 r1 c1 e1 <<<"$(snap)"
   if [ -s "$work/join-$name.err" ]; then fact "joins-$name: wrk said" "$(tr '\n"' ' ' <"$work/join-$name.err")"; fi
-  record "joins-$name" "$line" $((s1 - s0)) $((n1 - n0)) $((r1 - r0))
+  record "joins-$name" "$line" $((s1 - s0)) $((n1 - n0)) $((r1 - r0)) $((c1 - c0)) $((e1 - e0))
 
   LB_DIR="$lb_dir" scripts/replicas.sh down >/dev/null
   cp -r "$lb_dir/logs" "$out/logs-$name"

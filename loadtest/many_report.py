@@ -23,8 +23,9 @@ def ratio(a, b):
 
 
 print("| run | requests/s | × its baseline | p50 ms | p95 ms | p99 ms | 5xx | dropped | "
-      "gateways + bookings CPU ms / 1k req | nginx CPU ms / 1k req | Redis CPU ms / 1k req |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+      "gateways + bookings CPU ms / 1k req | nginx CPU ms / 1k req | Redis CPU ms / 1k req | "
+      "Redis commands / req | Redis script calls / req |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for half, label in HALVES:
     base = runs.get(f"baseline-{half}")
     for name, what in ((f"baseline-{half}", f"baseline `GET /` (wrk, {label} half)"),
@@ -38,12 +39,14 @@ for half, label in HALVES:
         x = "" if name.startswith("baseline") else ratio(r["rps"], base and base["rps"])
         print(f"| {what} | {r['rps']:,.0f} | {x} | {fmt(r['p50_ms'], 2)} | {fmt(r['p95_ms'], 2)} | "
               f"{fmt(r['p99_ms'], 2)} | {errors} | {r.get('dropped_iterations', '-')} | {fmt(r['cpu_ms_per_1k'])} | "
-              f"{fmt(r['nginx_cpu_ms_per_1k'])} | {fmt(r['redis_cpu_ms_per_1k'])} |")
+              f"{fmt(r['nginx_cpu_ms_per_1k'])} | {fmt(r['redis_cpu_ms_per_1k'])} | "
+              f"{fmt(r.get('redis_commands_per_req'), 2)} | {fmt(r.get('redis_scripts_per_req'), 2)} |")
 print()
 
 print("Cluster ÷ single (same settings, same arrival rate):\n")
-print("| run | requests/s | × baseline | p50 | p95 | p99 | gateways + bookings CPU / req | nginx CPU / req | Redis CPU / req |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| run | requests/s | × baseline | p50 | p95 | p99 | gateways + bookings CPU / req | nginx CPU / req | "
+      "Redis CPU / req | Redis commands / req | Redis script calls / req |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for kind in ("baseline", "sale", "joins"):
     s, c = runs.get(f"{kind}-single"), runs.get(f"{kind}-cluster")
     if not s or not c:
@@ -54,7 +57,9 @@ for kind in ("baseline", "sale", "joins"):
           f"{ratio(c['p95_ms'], s['p95_ms'])} | {ratio(c['p99_ms'], s['p99_ms'])} | "
           f"{ratio(c.get('cpu_ms_per_1k'), s.get('cpu_ms_per_1k'))} | "
           f"{ratio(c.get('nginx_cpu_ms_per_1k'), s.get('nginx_cpu_ms_per_1k'))} | "
-          f"{ratio(c.get('redis_cpu_ms_per_1k'), s.get('redis_cpu_ms_per_1k'))} |")
+          f"{ratio(c.get('redis_cpu_ms_per_1k'), s.get('redis_cpu_ms_per_1k'))} | "
+          f"{ratio(c.get('redis_commands_per_req'), s.get('redis_commands_per_req'))} | "
+          f"{ratio(c.get('redis_scripts_per_req'), s.get('redis_scripts_per_req'))} |")
 print()
 
 print("The sale's fans (k6):\n")

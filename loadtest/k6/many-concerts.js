@@ -111,7 +111,8 @@ export default function () {
 
   const dates = json(expect('dates', http.get(`${BOOKING}/v1/concerts/${concert}/schedules`, tagged(access, 'dates')), [200])) || [];
   if (dates.length > 0) {
-    const date = dates[k % dates.length];
+    // The concert's fans take its dates in turn.
+    const date = dates[Math.floor(k / CONCERTS.length) % dates.length];
     expect('seats', http.get(`${BOOKING}/v1/schedules/${date.schedule_id}/seats`, tagged(access, 'seats')), [200]);
   }
   expect('leave', http.del(`${GATEWAY}/v1/concerts/${concert}/queue/me`, null, tagged(access, 'leave')), [204]);
