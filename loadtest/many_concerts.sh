@@ -28,9 +28,9 @@
 #      every concert, and each master's Redis CPU during the sale.
 # CPU per 1,000 requests: the 2 gateways and 2 bookings together, nginx
 # (its workers), and Redis (the run's 6 cluster servers; on the single
-# Redis, that server, which other runs on the machine may share); and the
-# Redis servers' commands (those scripts run included) and script calls
-# per request.
+# Redis, that server, which other runs on the machine may share; and the
+# masters alone); and the commands the masters ran (those scripts run
+# included) and their script calls, per request.
 # Results: loadtest/results/many-<time>/results.md (and .jsonl, the k6
 # summaries, the replicas' and nginx's logs), printed at the end.
 set -euo pipefail
@@ -99,7 +99,7 @@ export SESSION_PRIVATE_KEY_FILE="$work/session-key.pem"
 openssl genpkey -algorithm ed25519 -out "$SESSION_PRIVATE_KEY_FILE" 2>/dev/null
 mkdir -p "$work/mint"
 fans=$((RATE * SECS + RATE))
-join_users=$((5000 * WRK_SECS))
+join_users=$((10000 * WRK_SECS))
 DATA_DIR="$work/mint" target/release/booking mint-sessions 1 "$fans" >"$work/sessions-fans"
 DATA_DIR="$work/mint" target/release/booking mint-sessions 1000001 $((1000000 + join_users)) >"$work/sessions-join"
 
@@ -127,20 +127,22 @@ redis_cpu_ms() { # port
   redis_stat "$1" | cut -d' ' -f1
 }
 # One JSON line per measured run: the tool's figures plus CPU per 1k
-# requests and Redis commands and script calls per request.
-record() { # name json services_ms nginx_ms redis_ms redis_commands redis_scripts [k6 summary]
+# requests (services, nginx, all Redis servers, the masters) and the
+# masters' commands and script calls per request.
+record() { # name json services_ms nginx_ms redis_ms masters_ms commands scripts [k6 summary]
   python3 - "$@" >>"$results" <<'PY'
 import json, sys
-name, js, services, nginx, redis, commands, scripts = sys.argv[1:8]
+name, js, services, nginx, redis, masters, commands, scripts = sys.argv[1:9]
 r = json.loads(js); r["name"] = name
 n = max(r["requests"], 1)
-for key, ms in (("cpu_ms_per_1k", services), ("nginx_cpu_ms_per_1k", nginx), ("redis_cpu_ms_per_1k", redis)):
+for key, ms in (("cpu_ms_per_1k", services), ("nginx_cpu_ms_per_1k", nginx), ("redis_cpu_ms_per_1k", redis),
+                ("redis_masters_cpu_ms_per_1k", masters)):
     r[key] = float(ms) / n * 1000 if ms != "-" else None
 for key, count in (("redis_commands_per_req", commands), ("redis_scripts_per_req", scripts)):
     r[key] = float(count) / n if count != "-" else None
-if len(sys.argv) > 8:
+if len(sys.argv) > 9:
     try:
-        m = json.load(open(sys.argv[8]))["metrics"]
+        m = json.load(open(sys.argv[9]))["metrics"]
     except (OSError, ValueError):
         m = {}
     val = lambda metric, stat: m.get(metric, {}).get("values", {}).get(stat, 0)
@@ -161,7 +163,7 @@ PY
 
 run_half() { # name [REDIS_CLUSTER_NODES]
   local name=$1 nodes=${2:-} lb_dir="$work/lb-$1" lb_url redis_ports services=() nginx_pids=()
-  local s0 n0 r0 c0 e0 s1 n1 r1 c1 e1 line rc=0
+  local s0 n0 r0 m0 c0 e0 s1 n1 r1 m1 c1 e1 line rc=0 master_list
   log "$name: nginx, 2 gateways and 2 bookings"
   lb_url=$(env "${GATEWAY_ENV[@]}" ${nodes:+REDIS_CLUSTER_NODES=$nodes} REDIS_KEY_PREFIX="many:$name:$(date +%s)" \
     DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB}_$name" LB_DIR="$lb_dir" DATA_DIR="$work/data-$name" \
@@ -169,44 +171,46 @@ run_half() { # name [REDIS_CLUSTER_NODES]
   mapfile -t services < <(cat "$lb_dir"/gateway-*.pid "$lb_dir"/booking-*.pid)
   # nginx's master and its workers.
   mapfile -t nginx_pids < <(cat "$lb_dir/nginx.pid"; pgrep -P "$(cat "$lb_dir/nginx.pid")")
-  if [ -n "$nodes" ]; then redis_ports=$cluster_ports; else redis_ports=6379; fi
-  # Before and after a measurement: the CPU of the services, of nginx and of
-  # the Redis servers, and the Redis servers' commands and script calls.
+  if [ -n "$nodes" ]; then redis_ports=$cluster_ports master_list=$master_ports; else redis_ports=6379 master_list=6379; fi
+  # Before and after a measurement: the CPU of the services, of nginx, of
+  # all the Redis servers and of the masters, and the masters' commands and
+  # script calls (a replica counts the writes it replays too).
   snap() {
-    local p cpu cmds scripts t=0 c=0 e=0
+    local p cpu cmds scripts t=0 m=0 c=0 e=0
     for p in $redis_ports; do
       read -r cpu cmds scripts <<<"$(redis_stat "$p")"
-      t=$((t + cpu)) c=$((c + cmds)) e=$((e + scripts))
+      t=$((t + cpu))
+      if [[ " $master_list " == *" $p "* ]]; then m=$((m + cpu)) c=$((c + cmds)) e=$((e + scripts)); fi
     done
-    echo "$(cpu_ms "${services[@]}") $(cpu_ms "${nginx_pids[@]}") $t $c $e"
+    echo "$(cpu_ms "${services[@]}") $(cpu_ms "${nginx_pids[@]}") $t $m $c $e"
   }
 
   log "$name: wrk: baseline GET /"
   line=$(wrk -t2 -c50 -d"$WRK_DURATION" -s "$WRK_DIR/plain.lua" "http://127.0.0.1:$base_port/" 2>/dev/null | grep '^{')
-  record "baseline-$name" "$line" - - - - -
+  record "baseline-$name" "$line" - - - - - -
 
   log "$name: k6: $RATE fans/s for $DURATION over $CONCERTS concerts"
   local masters_before=
   [ -z "$nodes" ] || masters_before=$(master_cpu)
-  read -r s0 n0 r0 c0 e0 <<<"$(snap)"
+  read -r s0 n0 r0 m0 c0 e0 <<<"$(snap)"
   env GATEWAY="$lb_url" BOOKING="$lb_url" CONCERTS="$ids" RATE="$RATE" DURATION="$DURATION" FIRST_USER=1 \
     SESSIONS_FILE="$work/sessions-fans" SESSIONS_FIRST_USER=1 SUMMARY="$work/sale-$name.json" SCENARIO_NAME="sale-$name" \
     k6 run -q loadtest/k6/many-concerts.js >"$work/sale-$name.log" 2>&1 || rc=$?
-  read -r s1 n1 r1 c1 e1 <<<"$(snap)"
+  read -r s1 n1 r1 m1 c1 e1 <<<"$(snap)"
   [ "$rc" = 0 ] || { log "$name: k6 exited with $rc (thresholds?):"; tail -n 20 "$work/sale-$name.log" >&2; }
   cp "$work/sale-$name.json" "$work/sale-$name.log" "$out/" 2>/dev/null || true
   record "sale-$name" "$(python3 loadtest/k6_summary.py "$work/sale-$name.json" "$rc")" \
-    $((s1 - s0)) $((n1 - n0)) $((r1 - r0)) $((c1 - c0)) $((e1 - e0)) "$work/sale-$name.json"
+    $((s1 - s0)) $((n1 - n0)) $((r1 - r0)) $((m1 - m0)) $((c1 - c0)) $((e1 - e0)) "$work/sale-$name.json"
   [ -z "$nodes" ] || spread "$masters_before"
   fact "$name: requests of the sale answered per replica" "$(per_replica "$lb_dir")"
 
   log "$name: wrk: joins at full speed over the $CONCERTS concerts"
-  read -r s0 n0 r0 c0 e0 <<<"$(snap)"
+  read -r s0 n0 r0 m0 c0 e0 <<<"$(snap)"
   line=$(SESSIONS_FILE="$work/sessions-join" JOIN_STRIDE=$((join_users / 2)) CONCERTS="$ids" \
     wrk -t2 -c50 -d"$WRK_DURATION" -s "$WRK_DIR/join-many.lua" "$lb_url/v1/concerts/$first/queue" 2>"$work/join-$name.err" | grep '^{')
-  read -r s1 n1 r1 c1 e1 <<<"$(snap)"
+  read -r s1 n1 r1 m1 c1 e1 <<<"$(snap)"
   if [ -s "$work/join-$name.err" ]; then fact "joins-$name: wrk said" "$(tr '\n"' ' ' <"$work/join-$name.err")"; fi
-  record "joins-$name" "$line" $((s1 - s0)) $((n1 - n0)) $((r1 - r0)) $((c1 - c0)) $((e1 - e0))
+  record "joins-$name" "$line" $((s1 - s0)) $((n1 - n0)) $((r1 - r0)) $((m1 - m0)) $((c1 - c0)) $((e1 - e0))
 
   LB_DIR="$lb_dir" scripts/replicas.sh down >/dev/null
   cp -r "$lb_dir/logs" "$out/logs-$name"
@@ -223,20 +227,21 @@ per_replica() { # lb_dir
   echo "$list"
 }
 
-# "port cpu_ms" of each master of the cluster.
+# "port cpu_ms commands" of each master of the cluster.
 master_cpu() {
   local port
-  for port in $master_ports; do echo "$port $(redis_cpu_ms "$port")"; done
+  for port in $master_ports; do echo "$port $(redis_stat "$port" | cut -d' ' -f1,2)"; done
 }
 
 # The keys of the run on each master, the master of each concert's slot, and
-# each master's CPU during the sale (since master_cpu's $1).
+# each master's CPU and commands during the sale (since master_cpu's $1).
 spread() { # masters_before
-  local port slot keys c
-  while read -r port ms; do
+  local port slot keys c ms cmds now_ms now_cmds
+  while read -r port ms cmds; do
+    read -r now_ms now_cmds _ <<<"$(redis_stat "$port")"
     keys=$(redis-cli -p "$port" dbsize)
-    printf '{"kind":"master","port":%s,"keys":%s,"cpu_ms":%s}\n' "$port" "$keys" \
-      "$(( $(redis_cpu_ms "$port") - ms ))" >>"$results"
+    printf '{"kind":"master","port":%s,"keys":%s,"cpu_ms":%s,"commands":%s}\n' "$port" "$keys" \
+      $((now_ms - ms)) $((now_cmds - cmds)) >>"$results"
   done <<<"$1"
   for c in ${ids//,/ }; do
     slot=$(redis-cli -p "$cluster_port" cluster keyslot "{c:$c}")
@@ -256,7 +261,7 @@ cluster_dir=$(sed -n 's/^REDIS_CLUSTER_DIR=//p' "$work/cluster.env")
 nodes=$(sed -n 's/^REDIS_CLUSTER_NODES=//p' "$work/cluster.env")
 cluster_ports=$(sed -n 's/^REDIS_CLUSTER_PORTS=//p' "$work/cluster.env")
 cluster_port=${nodes%%,*}; cluster_port=${cluster_port##*:}
-master_ports=$(redis-cli -p "$cluster_port" cluster nodes | awk '$3 ~ /master/ {split($2, a, "[:@]"); print a[2]}' | sort -n)
+master_ports=$(redis-cli -p "$cluster_port" cluster nodes | awk '$3 ~ /master/ {split($2, a, "[:@]"); print a[2]}' | sort -n | tr '\n' ' ')
 run_half cluster "$nodes"
 kill "$base_pid"; base_pid=
 

@@ -23,9 +23,9 @@ def ratio(a, b):
 
 
 print("| run | requests/s | × its baseline | p50 ms | p95 ms | p99 ms | 5xx | dropped | "
-      "gateways + bookings CPU ms / 1k req | nginx CPU ms / 1k req | Redis CPU ms / 1k req | "
-      "Redis commands / req | Redis script calls / req |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+      "gateways + bookings CPU ms / 1k req | nginx CPU ms / 1k req | Redis CPU ms / 1k req (all servers) | "
+      "Redis masters CPU ms / 1k req | Redis commands / req | Redis script calls / req |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for half, label in HALVES:
     base = runs.get(f"baseline-{half}")
     for name, what in ((f"baseline-{half}", f"baseline `GET /` (wrk, {label} half)"),
@@ -40,13 +40,14 @@ for half, label in HALVES:
         print(f"| {what} | {r['rps']:,.0f} | {x} | {fmt(r['p50_ms'], 2)} | {fmt(r['p95_ms'], 2)} | "
               f"{fmt(r['p99_ms'], 2)} | {errors} | {r.get('dropped_iterations', '-')} | {fmt(r['cpu_ms_per_1k'])} | "
               f"{fmt(r['nginx_cpu_ms_per_1k'])} | {fmt(r['redis_cpu_ms_per_1k'])} | "
+              f"{fmt(r.get('redis_masters_cpu_ms_per_1k'))} | "
               f"{fmt(r.get('redis_commands_per_req'), 2)} | {fmt(r.get('redis_scripts_per_req'), 2)} |")
 print()
 
 print("Cluster ÷ single (same settings, same arrival rate):\n")
 print("| run | requests/s | × baseline | p50 | p95 | p99 | gateways + bookings CPU / req | nginx CPU / req | "
-      "Redis CPU / req | Redis commands / req | Redis script calls / req |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+      "Redis CPU / req (all servers) | Redis masters CPU / req | Redis commands / req | Redis script calls / req |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for kind in ("baseline", "sale", "joins"):
     s, c = runs.get(f"{kind}-single"), runs.get(f"{kind}-cluster")
     if not s or not c:
@@ -58,6 +59,7 @@ for kind in ("baseline", "sale", "joins"):
           f"{ratio(c.get('cpu_ms_per_1k'), s.get('cpu_ms_per_1k'))} | "
           f"{ratio(c.get('nginx_cpu_ms_per_1k'), s.get('nginx_cpu_ms_per_1k'))} | "
           f"{ratio(c.get('redis_cpu_ms_per_1k'), s.get('redis_cpu_ms_per_1k'))} | "
+          f"{ratio(c.get('redis_masters_cpu_ms_per_1k'), s.get('redis_masters_cpu_ms_per_1k'))} | "
           f"{ratio(c.get('redis_commands_per_req'), s.get('redis_commands_per_req'))} | "
           f"{ratio(c.get('redis_scripts_per_req'), s.get('redis_scripts_per_req'))} |")
 print()
@@ -83,15 +85,18 @@ for half, label in HALVES:
 
 if masters:
     total_cpu = sum(m["cpu_ms"] for m in masters) or 1
+    total_cmds = sum(m.get("commands", 0) for m in masters) or 1
     print("Keys and load on the cluster's masters (keys: `DBSIZE` after the sale, the cluster is the run's own; "
-          "per concert `CLUSTER COUNTKEYSINSLOT` of its `{c:<id>}` slot; CPU: `INFO cpu` during the sale):\n")
-    print("| master | concerts | concert (slot): keys | keys (DBSIZE) | Redis CPU during the sale ms | share |")
+          "per concert `CLUSTER COUNTKEYSINSLOT` of its `{c:<id>}` slot; CPU and commands: `INFO` during the sale):\n")
+    print("| master | concerts | concert (slot): keys | keys (DBSIZE) | CPU during the sale ms (share) "
+          "| commands during the sale (share) |")
     print("|---|---|---|---|---|---|")
     for m in sorted(masters, key=lambda m: m["port"]):
         mine = sorted((c for c in concerts if c["port"] == m["port"]), key=lambda c: c["concert"])
         listed = ", ".join(f"{c['concert']} ({c['slot']}): {c['keys']}" for c in mine)
-        print(f"| :{m['port']} | {len(mine)} | {listed} | {m['keys']} | {m['cpu_ms']:,} | "
-              f"{100 * m['cpu_ms'] / total_cpu:.0f} % |")
+        print(f"| :{m['port']} | {len(mine)} | {listed} | {m['keys']} | {m['cpu_ms']:,} "
+              f"({100 * m['cpu_ms'] / total_cpu:.0f} %) | {m.get('commands', 0):,} "
+              f"({100 * m.get('commands', 0) / total_cmds:.0f} %) |")
     print()
 
 for f in facts:
