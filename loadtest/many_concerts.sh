@@ -5,12 +5,12 @@
 #   loadtest/many_concerts.sh     (DURATION=30s RATE=100 CONCERTS=20 ADMIT_PER_TICK=1
 #                                  WRK_DURATION=10s; about 3 minutes)
 #
-# Runs the same sale twice, once on a local Redis Cluster of 3 masters and 3
-# replicas (scripts/redis-cluster.sh, REDIS_CLUSTER_NODES) and once on the
-# single Redis of 127.0.0.1:6379, each time through nginx in front of 2
-# gateways and 2 bookings (scripts/replicas.sh), with the same settings, a
-# database of its own (20 concerts, 2 dates of 100 seats each) and a Redis
-# key prefix of its own. Each half measures:
+# Runs the same sale twice, first on the single Redis of 127.0.0.1:6379,
+# then on a local Redis Cluster of 3 masters and 3 replicas
+# (scripts/redis-cluster.sh, REDIS_CLUSTER_NODES), each time through nginx
+# in front of 2 gateways and 2 bookings (scripts/replicas.sh), with the
+# same settings, a database of its own (20 concerts, 2 dates of 100 seats
+# each) and a Redis key prefix of its own. Each half measures:
 #   1. the yardstick: the baseline GET / of loadtest/baseline (wrk, 2
 #      threads, 50 connections, WRK_DURATION);
 #   2. the sale (k6, loadtest/k6/many-concerts.js): fans arrive at RATE per
@@ -25,7 +25,7 @@
 #      the throughput, where the sale's is fixed by its arrival rate;
 #   4. on the cluster: the keys of each master (`DBSIZE`; the cluster is the
 #      run's own), the master, slot and keys (`CLUSTER COUNTKEYSINSLOT`) of
-#      every concert, and each master's Redis CPU during the sale.
+#      every concert, and each master's CPU and commands during the sale.
 # CPU per 1,000 requests: the 2 gateways and 2 bookings together, nginx
 # (its workers), and Redis (the run's 6 cluster servers; on the single
 # Redis, that server, which other runs on the machine may share; and the

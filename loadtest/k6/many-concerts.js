@@ -17,6 +17,8 @@
 // (`unexpected_answers`: a refused session token or access token, a lost
 // ticket), and a p99 over P99_MS (default 2,000 ms: loose on purpose, a
 // shared machine's hiccups should not fail the run, a stuck path should).
+// `failed_steps` counts the failures by step (join, poll, dates, seats,
+// leave), and each VU logs its first one.
 //
 //   k6 run -e GATEWAY=http://127.0.0.1:8080 -e BOOKING=http://127.0.0.1:8080 \
 //     -e CONCERTS=1,2,3 -e RATE=100 -e DURATION=30s -e FIRST_USER=1 \
@@ -40,9 +42,9 @@ const unexpected = new Counter('unexpected_answers');
 // Failures (5xx, transport errors, unexpected 4xx) by step of the path.
 const failedSteps = new Counter('failed_steps');
 const STEPS = ['join', 'poll', 'dates', 'seats', 'leave'];
-let logged = 0;
 const polls = new Trend('polls_per_fan');
 const queueWait = new Trend('queue_wait_ms', true);
+let logged = 0;
 
 export const options = {
   scenarios: {
