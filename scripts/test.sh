@@ -33,7 +33,7 @@ echo "[test] cargo clippy" >&2
 cargo clippy --workspace --all-targets -- -D warnings
 echo "[test] cargo test" >&2
 cargo test --workspace --all-targets
-echo "[test] the queue, replica and seat-race tests on a Redis Cluster" >&2
+echo "[test] the gateway and booking API tests on a Redis Cluster" >&2
 scripts/cluster-tests.sh
 scripts/lb-tests.sh  # the contract through nginx in front of two replicas of each service
 scripts/browser-tests.sh
