@@ -88,16 +88,23 @@ wait_ready() { # name url log
   exit 1
 }
 
-# start_pair NAME HOLD_TTL_SECS: prints "gateway_url booking_url database_url"
-start_pair() {
-  local name=$1 hold=$2
-  local db="test_browser_${run_id}_$name"
-  local prefix="test:browser-$run_id-$name"
-  local url="$PG/$db"
+# seeded_database NAME: a database of this run with the demo data (removed
+# on exit); sets url to its address.
+seeded_database() {
+  local db="test_browser_${run_id}_$1"
+  url="$PG/$db"
   psql "$PG/postgres" -qc "create database \"$db\"" >/dev/null
   databases+=("$db")
-  DATABASE_URL="$url" RUST_LOG=warn target/debug/booking seed >"$work/$name-seed.log" 2>&1 ||
-    { tail -n 20 "$work/$name-seed.log" >&2; die "seeding $db failed"; }
+  DATABASE_URL="$url" RUST_LOG=warn target/debug/booking seed >"$work/$1-seed.log" 2>&1 ||
+    { tail -n 20 "$work/$1-seed.log" >&2; die "seeding $db failed"; }
+}
+
+# start_pair NAME HOLD_TTL_SECS: sets pair=(gateway_url booking_url database_url)
+start_pair() {
+  local name=$1 hold=$2
+  local prefix="test:browser-$run_id-$name"
+  local url
+  seeded_database "$name"
   local gport bport
   gport="$(free_port)"
   bport="$(free_port)"
@@ -121,13 +128,8 @@ start_pair() {
 # start_replicas: nginx in front of two gateways and two bookings, as
 # production runs them; sets lb=(load_balancer_url database_url).
 start_replicas() {
-  local db="test_browser_${run_id}_lb"
-  local url="$PG/$db"
-  psql "$PG/postgres" -qc "create database \"$db\"" >/dev/null
-  databases+=("$db")
-  DATABASE_URL="$url" RUST_LOG=warn target/debug/booking seed >"$work/lb-seed.log" 2>&1 ||
-    { tail -n 20 "$work/lb-seed.log" >&2; die "seeding $db failed"; }
-  local lb_url
+  local url lb_url
+  seeded_database lb
   lb_url=$(LB_DIR="$work/lb" DATA_DIR="$work/lb-data" BIN_DIR=target/debug DATABASE_URL="$url" \
     REDIS_KEY_PREFIX="test:browser-$run_id-lb" ADMIN_TOKEN="$admin_token" RUST_LOG=info QUEUE_TICK_MS=200 \
     scripts/replicas.sh up --replicas 2 2>"$work/lb-up.log") ||

@@ -128,6 +128,23 @@ async function noSeatsCard(page, concert) {
 
 const NO_SEATS_NOTE = /^Every seat is sold or held right now\. Held seats that are not paid in time come back, so you can still join the queue; if every seat gets sold, you will be told at once\.$/;
 
+/**
+ * A new fan named `name` finds `concert` with no seat free on the list,
+ * follows its card, logs in and sees the join page say so. Returns the fan,
+ * the page and the join requests it has sent (none yet).
+ */
+async function joinPageWithNoSeatFree(concert, name) {
+  const buyer = await newFan(name);
+  const page = await fan(browser);
+  const joins = joinsOf(page, concert);
+  const link = await noSeatsCard(page, concert);
+  await link.click();
+  await logInFan(page, buyer);
+  await page.locator('#view-join').waitFor({ state: 'visible' });
+  await textOf(page.locator('#join-no-seats'), NO_SEATS_NOTE);
+  return { buyer, page, joins };
+}
+
 test('a sold-out concert is said so by the queue, and the page remembers it', { timeout: 120_000 }, async () => {
   const { concert, schedule } = await newConcert('Sold-out Night', 2);
   // Another fan buys both seats through the API.
@@ -139,14 +156,7 @@ test('a sold-out concert is said so by the queue, and the page remembers it', { 
     { what: () => 'the gateway to learn that no seat is left' });
 
   // The list cannot tell sold from held: no seat free, and still a way in.
-  const buyer = await newFan('Too Late Fan');
-  const page = await fan(browser);
-  const joins = joinsOf(page, concert);
-  const link = await noSeatsCard(page, concert);
-  await link.click();
-  await logInFan(page, buyer);
-  await page.locator('#view-join').waitFor({ state: 'visible' });
-  await textOf(page.locator('#join-no-seats'), NO_SEATS_NOTE);
+  const { buyer, page, joins } = await joinPageWithNoSeatFree(concert, 'Too Late Fan');
   await page.locator('#join-no-seats').waitFor({ state: 'visible' });
   assert.deepEqual(joins, [], 'nothing is joined before the fan asks');
   // The queue answers the join: sold out.
@@ -187,14 +197,7 @@ test('every seat held but not paid is not sold out: the fan still joins the queu
   await until(async () => (await stats(concert)).seats_available === 0,
     { what: () => 'the gateway to learn that no seat is free' });
 
-  const buyer = await newFan('Hopeful Fan');
-  const page = await fan(browser);
-  const joins = joinsOf(page, concert);
-  const link = await noSeatsCard(page, concert);
-  await link.click();
-  await logInFan(page, buyer);
-  await page.locator('#view-join').waitFor({ state: 'visible' });
-  await textOf(page.locator('#join-no-seats'), NO_SEATS_NOTE);
+  const { buyer, page, joins } = await joinPageWithNoSeatFree(concert, 'Hopeful Fan');
   const button = page.getByRole('button', { name: 'Join the queue' });
   await button.waitFor({ state: 'visible' });
   assert.equal(await button.getAttribute('aria-describedby'), 'join-no-seats');
