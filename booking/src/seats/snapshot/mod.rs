@@ -152,17 +152,9 @@ impl Snapshot {
             .collect();
         owners.sort_unstable();
         owners.dedup();
-        let ends = seats.iter().flat_map(SnapshotSeat::ends);
-        let (from, until) = ends.fold((None, None), |(from, until), end| {
-            if end <= now {
-                (from.max(Some(end)), until)
-            } else {
-                (
-                    from,
-                    until.map_or(Some(end), |u: DateTime<Utc>| Some(u.min(end))),
-                )
-            }
-        });
+        let ends = || seats.iter().flat_map(SnapshotSeat::ends);
+        let from = ends().filter(|end| *end <= now).max();
+        let until = ends().filter(|end| *end > now).min();
         let mut snapshot = Self {
             schedule_id,
             seats,
