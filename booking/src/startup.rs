@@ -251,7 +251,7 @@ pub fn router(state: AppState) -> Router {
         .merge(common_routes());
     let schemes = [Scheme::Session, Scheme::Access, Scheme::Admin];
     let routes = shared::openapi::serve(routes, &schemes).with_state(state);
-    with_standard_layers(routes, &serving, &addresses).layer(cors)
+    with_standard_layers(routes, &serving, &addresses, Some(cors))
 }
 
 fn cors(origins: &CorsOrigins) -> CorsLayer {

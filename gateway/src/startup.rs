@@ -136,5 +136,5 @@ pub fn router(state: AppState) -> Router {
     let api = shared::openapi::serve(documented, &schemes)
         .layer(DefaultBodyLimit::max(shared::extract::MAX_BODY_BYTES))
         .with_state(state.clone());
-    shared::http::with_standard_layers(api, &state.serving, &state.limits.address)
+    shared::http::with_standard_layers(api, &state.serving, &state.limits.address, None)
 }

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use axum::Router;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::CorsLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -55,13 +57,22 @@ async fn metrics() -> Response {
 /// routes and methods, the limits of API.md (`Limits`: the per-address rate
 /// limit, then the body timeout, the request timeout and load shedding, see
 /// [`crate::serve`] and [`crate::limits::address`]), panics turned into an
-/// opaque 500, HTTP metrics, and the request id (outermost, so every log
-/// line and problem body carries it).
+/// opaque 500, HTTP metrics, the request id (so every log line and problem
+/// body carries it) and, outermost, `cors` when the service answers
+/// cross-origin requests.
+///
+/// The stack is one layer of the router: axum wraps (and boxes) each route
+/// once per `Router::layer` call and clones that whole chain for every
+/// request, so one call instead of eight saves the service dozens of
+/// allocations per request (docs/benchmarks.md, "The seat map").
 pub fn with_standard_layers(
     router: Router,
     serving: &Arc<Serving>,
     addresses: &Arc<AddressLimiter>,
+    cors: Option<CorsLayer>,
 ) -> Router {
+    use axum::middleware::{from_fn, from_fn_with_state};
+    use crate::serve::{capacity, request};
     let router = router
         .fallback(|| async { Problem::new(ErrorCode::NotFound, "no such resource") })
         .method_not_allowed_fallback(|| async {
@@ -70,20 +81,25 @@ pub fn with_standard_layers(
                 "method not allowed on this resource",
             )
         });
-    serving
-        .layers(router)
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::clone(addresses),
-            crate::limits::address::layer,
-        ))
-        .layer(axum::middleware::from_fn(telemetry::http_metrics))
+    // Outermost first.
+    let stack = ServiceBuilder::new()
+        .option_layer(cors)
+        .layer(from_fn(request_id::layer))
         .layer(CatchPanicLayer::custom(
             |_panic: Box<dyn std::any::Any + Send>| {
                 tracing::error!("handler panicked");
                 Problem::internal().into_response()
             },
         ))
-        .layer(axum::middleware::from_fn(request_id::layer))
+        .layer(from_fn(telemetry::http_metrics))
+        .layer(from_fn_with_state(
+            Arc::clone(addresses),
+            crate::limits::address::layer,
+        ))
+        .layer(from_fn_with_state(Arc::clone(serving), request::read_body))
+        .layer(from_fn_with_state(Arc::clone(serving), request::deadline))
+        .layer(from_fn_with_state(Arc::clone(serving), capacity::layer));
+    router.layer(stack)
 }
 
 /// Set once shutdown begins; `/readyz` answers 503 from then on so load

@@ -139,24 +139,6 @@ impl Serving {
     pub fn is_shedding(&self) -> bool {
         self.capacity.is_shedding()
     }
-
-    /// Wrap `router` (routes and fallbacks in place) with the body, deadline
-    /// and capacity layers, innermost last.
-    pub fn layers(self: &Arc<Self>, router: Router) -> Router {
-        router
-            .layer(axum::middleware::from_fn_with_state(
-                Arc::clone(self),
-                capacity::layer,
-            ))
-            .layer(axum::middleware::from_fn_with_state(
-                Arc::clone(self),
-                request::deadline,
-            ))
-            .layer(axum::middleware::from_fn_with_state(
-                Arc::clone(self),
-                request::read_body,
-            ))
-    }
 }
 
 /// Serve `app` on `listener` until `stop` resolves, then drain for at most
