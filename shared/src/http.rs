@@ -1,21 +1,24 @@
 //! What every HTTP service of the product has in common: the middleware
 //! stack, problem+json fallbacks, liveness, metrics, and graceful shutdown.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
+use axum::extract::{Request, State};
 use axum::http::header;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures::FutureExt;
 use tower::ServiceBuilder;
-use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::CorsLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::limits::AddressLimiter;
+use crate::limits::{AddressLimiter, address};
 use crate::problem::{ErrorCode, Problem};
-use crate::serve::Serving;
+use crate::serve::{self, Serving};
 use crate::{request_id, telemetry};
 
 /// Routes every service serves the same way: `/healthz` and `/metrics`.
@@ -61,18 +64,17 @@ async fn metrics() -> Response {
 /// body carries it) and, outermost, `cors` when the service answers
 /// cross-origin requests.
 ///
-/// The stack is one layer of the router: axum wraps (and boxes) each route
-/// once per `Router::layer` call and clones that whole chain for every
-/// request, so one call instead of eight saves the service dozens of
-/// allocations per request (docs/benchmarks.md, "The seat map").
+/// The middleware is one `from_fn` layer ([`standard`]), applied with one
+/// `Router::layer` call: axum boxes each route's service once per such call
+/// and clones the whole chain for every request, and each `from_fn` boxes
+/// its future and its `Next`. One layer instead of eight spares each request
+/// dozens of allocations (docs/benchmarks.md, "The seat map").
 pub fn with_standard_layers(
     router: Router,
     serving: &Arc<Serving>,
     addresses: &Arc<AddressLimiter>,
     cors: Option<CorsLayer>,
 ) -> Router {
-    use axum::middleware::{from_fn, from_fn_with_state};
-    use crate::serve::{capacity, request};
     let router = router
         .fallback(|| async { Problem::new(ErrorCode::NotFound, "no such resource") })
         .method_not_allowed_fallback(|| async {
@@ -81,25 +83,51 @@ pub fn with_standard_layers(
                 "method not allowed on this resource",
             )
         });
-    // Outermost first.
-    let stack = ServiceBuilder::new()
-        .option_layer(cors)
-        .layer(from_fn(request_id::layer))
-        .layer(CatchPanicLayer::custom(
-            |_panic: Box<dyn std::any::Any + Send>| {
+    let stack = Standard {
+        serving: Arc::clone(serving),
+        addresses: Arc::clone(addresses),
+    };
+    router.layer(ServiceBuilder::new().option_layer(cors).layer(
+        axum::middleware::from_fn_with_state(Arc::new(stack), standard),
+    ))
+}
+
+/// What [`standard`] needs of the process.
+struct Standard {
+    serving: Arc<Serving>,
+    addresses: Arc<AddressLimiter>,
+}
+
+/// The standard middleware, outermost first: the request id, a panic turned
+/// into an opaque `500` problem+json, the HTTP metrics, the per-address
+/// budget, the body read, the request deadline and the worker slot.
+async fn standard(State(stack): State<Arc<Standard>>, request: Request, next: Next) -> Response {
+    let Standard { serving, addresses } = &*stack;
+    request_id::layer(request, async move |request| {
+        let handled = telemetry::http_metrics(request, async move |request| {
+            address::layer(addresses, request, async move |request| {
+                serve::request::read_body(serving, request, async move |request| {
+                    serve::request::deadline(serving, request, async move |request| {
+                        serve::capacity::layer(serving, request, async move |request| {
+                            next.run(request).await
+                        })
+                        .await
+                    })
+                    .await
+                })
+                .await
+            })
+            .await
+        });
+        AssertUnwindSafe(handled)
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_panic| {
                 tracing::error!("handler panicked");
                 Problem::internal().into_response()
-            },
-        ))
-        .layer(from_fn(telemetry::http_metrics))
-        .layer(from_fn_with_state(
-            Arc::clone(addresses),
-            crate::limits::address::layer,
-        ))
-        .layer(from_fn_with_state(Arc::clone(serving), request::read_body))
-        .layer(from_fn_with_state(Arc::clone(serving), request::deadline))
-        .layer(from_fn_with_state(Arc::clone(serving), capacity::layer));
-    router.layer(stack)
+            })
+    })
+    .await
 }
 
 /// Set once shutdown begins; `/readyz` answers 503 from then on so load
@@ -170,5 +198,181 @@ pub fn check_admin(
         Ok(())
     } else {
         Err(denied())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use axum::body::Body;
+    use axum::extract::ConnectInfo;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::{get, post};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::limits::RateLimitSettings;
+    use crate::serve::ServeSettings;
+
+    /// A router with the standard stack, a 1 ms request timeout, one worker
+    /// slot, no queue and 1 request/s (burst 2) per address without a token.
+    fn app() -> Router {
+        let _ = telemetry::metrics_handle();
+        let serving = Serving::new(ServeSettings {
+            request_timeout: std::time::Duration::from_millis(1),
+            max_concurrent_requests: 1,
+            max_queued_requests: 0,
+            ..ServeSettings::default()
+        });
+        let addresses = Arc::new(AddressLimiter::new(&RateLimitSettings {
+            ip_per_sec: 1,
+            ..RateLimitSettings::default()
+        }));
+        let routes = Router::new()
+            .route("/stack-test/items/{id}", get(|| async { "item" }))
+            .route(
+                "/stack-test/panics",
+                get(|| async {
+                    if true {
+                        panic!("a bug");
+                    }
+                    "never"
+                }),
+            )
+            .route("/stack-test/slow", get(std::future::pending::<()>))
+            .route("/stack-test/echo", post(|body: String| async move { body }));
+        with_standard_layers(routes, &serving, &addresses, None)
+    }
+
+    fn get_from(path: &str, peer: [u8; 4]) -> Request<Body> {
+        let mut request = Request::get(path).body(Body::empty()).unwrap();
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from((peer, 4000))));
+        request
+    }
+
+    async fn problem(response: Response) -> serde_json::Value {
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        serde_json::from_slice(&body).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_an_opaque_500_with_the_request_id() {
+        let mut request = get_from("/stack-test/panics", [10, 0, 0, 1]);
+        request
+            .headers_mut()
+            .insert(request_id::HEADER, "trace-me".parse().unwrap());
+        let response = app().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.headers()[request_id::HEADER], "trace-me");
+        let body = problem(response).await;
+        assert_eq!(body["code"], "INTERNAL");
+        assert_eq!(body["request_id"], "trace-me");
+        assert!(!body.to_string().contains("a bug"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn every_answer_carries_a_request_id_and_is_counted_by_route_template() {
+        let response = app()
+            .oneshot(get_from("/stack-test/items/42", [10, 0, 0, 2]))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let id = response.headers()[request_id::HEADER].to_str().unwrap();
+        assert_eq!(id.len(), 32, "a fresh id: {id}");
+        let metrics = telemetry::render_metrics();
+        assert!(
+            metrics
+                .lines()
+                .any(|line| line.starts_with("http_requests_total")
+                    && line.contains(r#"route="/stack-test/items/{id}""#)
+                    && line.contains(r#"status="200""#)),
+            "{metrics}"
+        );
+        assert!(!metrics.contains("/stack-test/items/42"));
+    }
+
+    #[tokio::test]
+    async fn unknown_routes_and_methods_answer_problem_json() {
+        let app = app();
+        let missing = app
+            .clone()
+            .oneshot(get_from("/stack-test/nothing", [10, 0, 0, 3]))
+            .await
+            .unwrap();
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        assert_eq!(problem(missing).await["code"], "NOT_FOUND");
+        let mut wrong = get_from("/stack-test/items/1", [10, 0, 0, 4]);
+        *wrong.method_mut() = axum::http::Method::DELETE;
+        let wrong = app.oneshot(wrong).await.unwrap();
+        assert_eq!(wrong.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(problem(wrong).await["code"], "METHOD_NOT_ALLOWED");
+    }
+
+    #[tokio::test]
+    async fn an_address_past_its_budget_is_refused_with_retry_after() {
+        let app = app();
+        let mut statuses = Vec::new();
+        for _ in 0..4 {
+            let response = app
+                .clone()
+                .oneshot(get_from("/stack-test/items/1", [10, 0, 0, 5]))
+                .await
+                .unwrap();
+            statuses.push(response.status());
+            if response.status() == StatusCode::TOO_MANY_REQUESTS {
+                assert!(response.headers().contains_key("retry-after"));
+                assert_eq!(problem(response).await["code"], "RATE_LIMITED");
+            }
+        }
+        assert_eq!(statuses[..2], [StatusCode::OK, StatusCode::OK]);
+        assert!(
+            statuses[2..].contains(&StatusCode::TOO_MANY_REQUESTS),
+            "{statuses:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_past_its_deadline_answers_503_and_frees_its_slot() {
+        let app = app();
+        for peer in [[10, 0, 0, 6], [10, 0, 0, 7]] {
+            let response = app
+                .clone()
+                .oneshot(get_from("/stack-test/slow", peer))
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert!(response.headers().contains_key("retry-after"));
+            assert_eq!(problem(response).await["code"], "UNAVAILABLE");
+        }
+        // The one slot is free again: the timed-out handlers gave it back.
+        let response = app
+            .oneshot(get_from("/stack-test/items/1", [10, 0, 0, 8]))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_body_reaches_the_handler_whole_up_to_the_limit_and_cut_past_it() {
+        use crate::extract::MAX_BODY_BYTES;
+        for (sent, received) in [
+            (MAX_BODY_BYTES, MAX_BODY_BYTES),
+            (MAX_BODY_BYTES + 100_000, MAX_BODY_BYTES + 1),
+        ] {
+            let mut request = Request::post("/stack-test/echo")
+                .body(Body::from("x".repeat(sent)))
+                .unwrap();
+            request
+                .extensions_mut()
+                .insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 9], 4000))));
+            let response = app().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            let echoed = response.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(echoed.len(), received, "{sent} bytes sent");
+        }
     }
 }

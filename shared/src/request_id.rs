@@ -7,7 +7,6 @@
 
 use axum::extract::Request;
 use axum::http::HeaderValue;
-use axum::middleware::Next;
 use axum::response::Response;
 
 pub const HEADER: &str = "x-request-id";
@@ -25,8 +24,9 @@ fn acceptable(id: &str) -> bool {
     !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic())
 }
 
-/// Middleware: establish the request id, run the request inside a span that carries it.
-pub async fn layer(mut request: Request, next: Next) -> Response {
+/// Middleware (part of [`crate::http::with_standard_layers`]): establish
+/// the request id, run `next` inside a span that carries it.
+pub async fn layer(mut request: Request, next: impl AsyncFnOnce(Request) -> Response) -> Response {
     let id = request
         .headers()
         .get(HEADER)
@@ -43,7 +43,7 @@ pub async fn layer(mut request: Request, next: Next) -> Response {
         path = %request.uri().path(),
     );
     let mut response = REQUEST_ID
-        .scope(id, tracing::Instrument::instrument(next.run(request), span))
+        .scope(id, tracing::Instrument::instrument(next(request), span))
         .await;
     response.headers_mut().insert(HEADER, value);
     response

@@ -9,7 +9,6 @@ use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::Method;
-use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
@@ -112,11 +111,14 @@ pub fn method_label(method: &Method) -> &'static str {
 /// (`unmatched` when no route matched; never the raw path), method (see
 /// [`method_label`]) and status, so the number of series is bounded by the
 /// routes of the service whatever clients send.
-pub async fn http_metrics(request: Request, next: Next) -> Response {
+pub async fn http_metrics(
+    request: Request,
+    next: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
     let start = Instant::now();
     let route = request.extensions().get::<MatchedPath>().cloned();
     let method = method_label(request.method());
-    let response = next.run(request).await;
+    let response = next(request).await;
     let route = route.as_ref().map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
     let (requests, duration) = http_handles(route, method, response.status().as_u16());
     requests.increment(1);

@@ -19,11 +19,9 @@
 use std::cell::Cell;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
-use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::Quota;
 use ipnet::IpNet;
@@ -78,35 +76,35 @@ impl AddressLimiter {
     }
 }
 
-/// Middleware (`from_fn_with_state`): the per-address budget, as the module
-/// documentation describes. Requests without a known peer (not served over
-/// TCP) and probes pass.
+/// Middleware (part of [`crate::http::with_standard_layers`]): the
+/// per-address budget, as the module documentation describes. Requests
+/// without a known peer (not served over TCP) and probes pass.
 pub async fn layer(
-    State(limits): State<Arc<AddressLimiter>>,
+    limits: &AddressLimiter,
     request: Request,
-    next: Next,
+    next: impl AsyncFnOnce(Request) -> Response,
 ) -> Response {
     if limits.limiter.is_none() || is_probe(request.uri().path()) {
-        return next.run(request).await;
+        return next(request).await;
     }
     let Some(ConnectInfo(peer)) = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .copied()
     else {
-        return next.run(request).await;
+        return next(request).await;
     };
     let client = client_address(peer.ip(), request.headers(), &limits.trusted);
     if !request.headers().contains_key(header::AUTHORIZATION) {
         if let Err(refused) = limits.check(client) {
             return refused.into_response();
         }
-        return next.run(request).await;
+        return next(request).await;
     }
     let safe = request.method().is_safe();
     let (verified, response) = VERIFIED
         .scope(Cell::new(false), async {
-            let response = next.run(request).await;
+            let response = next(request).await;
             (VERIFIED.with(Cell::get), response)
         })
         .await;

@@ -5,12 +5,10 @@
 //! `http_requests_shed_total`, and `/readyz` answers 503 for the next second.
 //! Probes and metrics take no slot: they must answer under any load.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::Semaphore;
 
@@ -74,9 +72,13 @@ impl Drop for Queued<'_> {
 }
 
 /// Middleware: take a slot, wait in the bounded queue for one, or shed.
-pub async fn layer(State(serving): State<Arc<Serving>>, request: Request, next: Next) -> Response {
+pub async fn layer(
+    serving: &Serving,
+    request: Request,
+    next: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
     if is_probe(request.uri().path()) {
-        return next.run(request).await;
+        return next(request).await;
     }
     let capacity = &serving.capacity;
     let _slot = match capacity.slots.try_acquire() {
@@ -93,5 +95,5 @@ pub async fn layer(State(serving): State<Arc<Serving>>, request: Request, next: 
             }
         }
     };
-    next.run(request).await
+    next(request).await
 }

@@ -2,11 +2,8 @@
 //! before the request takes a worker slot (so slow senders hold a connection,
 //! never a slot), and the answer is due within the request timeout.
 
-use std::sync::Arc;
-
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
@@ -26,13 +23,13 @@ const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// answers in its own order (authentication first, then `413`), and the
 /// rest is drained after the answer is ready.
 pub async fn read_body(
-    State(serving): State<Arc<Serving>>,
+    serving: &Serving,
     request: Request,
-    next: Next,
+    next: impl AsyncFnOnce(Request) -> Response,
 ) -> Response {
     let (parts, body) = request.into_parts();
     if http_body::Body::is_end_stream(&body) {
-        return next.run(Request::from_parts(parts, body)).await;
+        return next(Request::from_parts(parts, body)).await;
     }
     let timeout = serving.settings.body_read_timeout;
     let mut body = body;
@@ -51,9 +48,7 @@ pub async fn read_body(
         }
         Ok(Err(())) => Problem::invalid("could not read the request body").into_response(),
         Ok(Ok((bytes, complete))) => {
-            let response = next
-                .run(Request::from_parts(parts, Body::from(bytes)))
-                .await;
+            let response = next(Request::from_parts(parts, Body::from(bytes))).await;
             if !complete {
                 drain(body).await;
             }
@@ -100,12 +95,12 @@ async fn drain(mut body: Body) {
 /// with `Retry-After` (`http_timeouts_total{kind="request"}`). The handler
 /// is dropped: its open Postgres transaction rolls back.
 pub async fn deadline(
-    State(serving): State<Arc<Serving>>,
+    serving: &Serving,
     request: Request,
-    next: Next,
+    next: impl AsyncFnOnce(Request) -> Response,
 ) -> Response {
     let timeout = serving.settings.request_timeout;
-    match tokio::time::timeout(timeout, next.run(request)).await {
+    match tokio::time::timeout(timeout, next(request)).await {
         Ok(response) => response,
         Err(_) => {
             metrics::counter!("http_timeouts_total", "kind" => "request").increment(1);
