@@ -56,19 +56,29 @@ async fn metrics() -> Response {
         .into_response()
 }
 
-/// Wrap a finished router with the standard stack: problem+json for unknown
-/// routes and methods, the limits of API.md (`Limits`: the per-address rate
-/// limit, then the body timeout, the request timeout and load shedding, see
-/// [`crate::serve`] and [`crate::limits::address`]), panics turned into an
-/// opaque 500, HTTP metrics, the request id (so every log line and problem
-/// body carries it) and, outermost, `cors` when the service answers
-/// cross-origin requests.
+/// Wrap a finished router with the standard stack, outermost first:
 ///
-/// The middleware is one `from_fn` layer ([`standard`]), applied with one
-/// `Router::layer` call: axum boxes each route's service once per such call
-/// and clones the whole chain for every request, and each `from_fn` boxes
-/// its future and its `Next`. One layer instead of eight spares each request
-/// dozens of allocations (docs/benchmarks.md, "The seat map").
+/// 1. `cors`, when the service answers cross-origin requests (booking);
+/// 2. the request id ([`request_id`]), so every log line and problem body of
+///    the request carries it;
+/// 3. a panic turned into an opaque `500 INTERNAL` problem+json;
+/// 4. the HTTP metrics by route template ([`telemetry`]);
+/// 5. the per-address budget, `429 RATE_LIMITED` ([`crate::limits::address`]);
+/// 6. the body read, `408` ([`crate::serve::request`]);
+/// 7. the request deadline, `503 UNAVAILABLE` ([`crate::serve::request`]);
+/// 8. the worker slot, `503 UNAVAILABLE` when the queue is full
+///    ([`crate::serve::capacity`]);
+///
+/// then the route, or the problem+json `404 NOT_FOUND` / `405
+/// METHOD_NOT_ALLOWED` fallbacks, which go through the same stack. The
+/// limits are API.md's ("Limits"); probes skip 5 and 8.
+///
+/// Steps 2–8 are one `from_fn` layer (`standard`), applied with CORS in
+/// one `Router::layer` call: axum boxes each route once per such call and
+/// clones that chain for every request, and each `from_fn` boxes its future
+/// and its `Next`. With one layer instead of eight, booking spends 0.75–0.83×
+/// the CPU per seat-map read (docs/benchmarks.md, "Step 3: one middleware
+/// layer instead of eight").
 pub fn with_standard_layers(
     router: Router,
     serving: &Arc<Serving>,
@@ -98,9 +108,7 @@ struct Standard {
     addresses: Arc<AddressLimiter>,
 }
 
-/// The standard middleware, outermost first: the request id, a panic turned
-/// into an opaque `500` problem+json, the HTTP metrics, the per-address
-/// budget, the body read, the request deadline and the worker slot.
+/// Steps 2–8 of [`with_standard_layers`], each piece calling the next.
 async fn standard(State(stack): State<Arc<Standard>>, request: Request, next: Next) -> Response {
     let Standard { serving, addresses } = &*stack;
     request_id::layer(request, async move |request| {
@@ -204,24 +212,28 @@ pub fn check_admin(
 #[cfg(test)]
 mod tests {
     use std::net::SocketAddr;
+    use std::time::Duration;
 
     use axum::body::Body;
     use axum::extract::ConnectInfo;
     use axum::http::{Request, StatusCode};
     use axum::routing::{get, post};
     use http_body_util::BodyExt;
+    use tokio::sync::Notify;
     use tower::ServiceExt;
 
     use super::*;
     use crate::limits::RateLimitSettings;
     use crate::serve::ServeSettings;
 
-    /// A router with the standard stack, a 1 ms request timeout, one worker
-    /// slot, no queue and 1 request/s (burst 2) per address without a token.
-    fn app() -> Router {
+    /// A router with the standard stack, one worker slot and no queue,
+    /// requests due within `request_timeout`, and 1 request/s (burst 2) per
+    /// address without a token. `/stack-test/held` takes the slot, tells
+    /// `held` and never answers.
+    fn app_with(request_timeout: Duration, held: Arc<Notify>) -> Router {
         let _ = telemetry::metrics_handle();
         let serving = Serving::new(ServeSettings {
-            request_timeout: std::time::Duration::from_millis(1),
+            request_timeout,
             max_concurrent_requests: 1,
             max_queued_requests: 0,
             ..ServeSettings::default()
@@ -231,7 +243,9 @@ mod tests {
             ..RateLimitSettings::default()
         }));
         let routes = Router::new()
+            .route("/healthz", get(|| async { "ok" }))
             .route("/stack-test/items/{id}", get(|| async { "item" }))
+            .route("/stack-test/counted/{id}", get(|| async { "counted" }))
             .route(
                 "/stack-test/panics",
                 get(|| async {
@@ -241,9 +255,20 @@ mod tests {
                     "never"
                 }),
             )
-            .route("/stack-test/slow", get(std::future::pending::<()>))
+            .route(
+                "/stack-test/held",
+                get(async move || {
+                    held.notify_one();
+                    std::future::pending::<()>().await;
+                }),
+            )
             .route("/stack-test/echo", post(|body: String| async move { body }));
         with_standard_layers(routes, &serving, &addresses, None)
+    }
+
+    /// [`app_with`] with requests due within 1 ms.
+    fn app() -> Router {
+        app_with(Duration::from_millis(1), Arc::new(Notify::new()))
     }
 
     fn get_from(path: &str, peer: [u8; 4]) -> Request<Body> {
@@ -254,50 +279,75 @@ mod tests {
         request
     }
 
+    /// The problem+json body of `response`, after checking that it carries
+    /// the same request id as its header.
     async fn problem(response: Response) -> serde_json::Value {
+        let id = response.headers()[request_id::HEADER]
+            .to_str()
+            .unwrap()
+            .to_owned();
         let body = response.into_body().collect().await.unwrap().to_bytes();
-        serde_json::from_slice(&body).unwrap()
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["request_id"], id.as_str(), "{body}");
+        body
+    }
+
+    /// The `http_requests_total` series of `route` and `status`, 0 if none.
+    fn requests_counted(route: &str, status: u16) -> f64 {
+        let labels = [
+            format!(r#"route="{route}""#),
+            format!(r#"status="{status}""#),
+        ];
+        telemetry::render_metrics()
+            .lines()
+            .filter(|line| line.starts_with("http_requests_total{"))
+            .filter(|line| labels.iter().all(|label| line.contains(label.as_str())))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
     }
 
     #[tokio::test]
-    async fn a_panicking_handler_answers_an_opaque_500_with_the_request_id() {
+    async fn a_panicking_handler_answers_an_opaque_500_with_the_request_id_and_frees_its_slot() {
+        let app = app();
         let mut request = get_from("/stack-test/panics", [10, 0, 0, 1]);
         request
             .headers_mut()
             .insert(request_id::HEADER, "trace-me".parse().unwrap());
-        let response = app().oneshot(request).await.unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(response.headers()[request_id::HEADER], "trace-me");
         let body = problem(response).await;
         assert_eq!(body["code"], "INTERNAL");
-        assert_eq!(body["request_id"], "trace-me");
         assert!(!body.to_string().contains("a bug"), "{body}");
+        // The one slot came back when the handler unwound.
+        let response = app
+            .oneshot(get_from("/stack-test/items/1", [10, 0, 0, 1]))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
     }
 
     #[tokio::test]
     async fn every_answer_carries_a_request_id_and_is_counted_by_route_template() {
+        let before = requests_counted("/stack-test/counted/{id}", 200);
         let response = app()
-            .oneshot(get_from("/stack-test/items/42", [10, 0, 0, 2]))
+            .oneshot(get_from("/stack-test/counted/42", [10, 0, 0, 2]))
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         let id = response.headers()[request_id::HEADER].to_str().unwrap();
         assert_eq!(id.len(), 32, "a fresh id: {id}");
-        let metrics = telemetry::render_metrics();
-        assert!(
-            metrics
-                .lines()
-                .any(|line| line.starts_with("http_requests_total")
-                    && line.contains(r#"route="/stack-test/items/{id}""#)
-                    && line.contains(r#"status="200""#)),
-            "{metrics}"
+        assert_eq!(
+            requests_counted("/stack-test/counted/{id}", 200),
+            before + 1.0
         );
-        assert!(!metrics.contains("/stack-test/items/42"));
+        assert!(!telemetry::render_metrics().contains("/stack-test/counted/42"));
     }
 
     #[tokio::test]
-    async fn unknown_routes_and_methods_answer_problem_json() {
+    async fn unknown_routes_and_methods_answer_problem_json_through_the_stack() {
         let app = app();
+        let unmatched = requests_counted(telemetry::UNMATCHED_ROUTE, 404);
         let missing = app
             .clone()
             .oneshot(get_from("/stack-test/nothing", [10, 0, 0, 3]))
@@ -305,6 +355,7 @@ mod tests {
             .unwrap();
         assert_eq!(missing.status(), StatusCode::NOT_FOUND);
         assert_eq!(problem(missing).await["code"], "NOT_FOUND");
+        assert!(requests_counted(telemetry::UNMATCHED_ROUTE, 404) > unmatched);
         let mut wrong = get_from("/stack-test/items/1", [10, 0, 0, 4]);
         *wrong.method_mut() = axum::http::Method::DELETE;
         let wrong = app.oneshot(wrong).await.unwrap();
@@ -341,12 +392,20 @@ mod tests {
         for peer in [[10, 0, 0, 6], [10, 0, 0, 7]] {
             let response = app
                 .clone()
-                .oneshot(get_from("/stack-test/slow", peer))
+                .oneshot(get_from("/stack-test/held", peer))
                 .await
                 .unwrap();
             assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
             assert!(response.headers().contains_key("retry-after"));
-            assert_eq!(problem(response).await["code"], "UNAVAILABLE");
+            let body = problem(response).await;
+            assert_eq!(body["code"], "UNAVAILABLE");
+            assert!(
+                body["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("was not answered within"),
+                "a timeout, not a shed: {body}"
+            );
         }
         // The one slot is free again: the timed-out handlers gave it back.
         let response = app
@@ -354,6 +413,51 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn probes_answer_with_every_slot_taken_and_the_address_over_budget() {
+        let held = Arc::new(Notify::new());
+        let app = app_with(Duration::from_secs(60), Arc::clone(&held));
+        let holder = tokio::spawn(
+            app.clone()
+                .oneshot(get_from("/stack-test/held", [10, 0, 0, 10])),
+        );
+        held.notified().await;
+        // The one slot is taken and nothing may queue: a request is shed...
+        let shed = app
+            .clone()
+            .oneshot(get_from("/stack-test/items/1", [10, 0, 0, 11]))
+            .await
+            .unwrap();
+        assert_eq!(shed.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            problem(shed).await["detail"]
+                .as_str()
+                .unwrap()
+                .contains("at capacity")
+        );
+        // ...and the holder's address soon goes past its budget (shed
+        // requests count against it).
+        let mut statuses = Vec::new();
+        while statuses.last() != Some(&StatusCode::TOO_MANY_REQUESTS) {
+            assert!(statuses.len() < 4, "never refused: {statuses:?}");
+            let response = app
+                .clone()
+                .oneshot(get_from("/stack-test/items/1", [10, 0, 0, 10]))
+                .await
+                .unwrap();
+            statuses.push(response.status());
+        }
+        for _ in 0..3 {
+            let probe = app
+                .clone()
+                .oneshot(get_from("/healthz", [10, 0, 0, 10]))
+                .await
+                .unwrap();
+            assert_eq!(probe.status(), StatusCode::OK);
+        }
+        holder.abort();
     }
 
     #[tokio::test]

@@ -24,9 +24,12 @@ fn acceptable(id: &str) -> bool {
     !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic())
 }
 
-/// Middleware (part of [`crate::http::with_standard_layers`]): establish
+/// Part of [`crate::http::with_standard_layers`]: establish
 /// the request id, run `next` inside a span that carries it.
-pub async fn layer(mut request: Request, next: impl AsyncFnOnce(Request) -> Response) -> Response {
+pub(crate) async fn layer(
+    mut request: Request,
+    next: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
     let id = request
         .headers()
         .get(HEADER)

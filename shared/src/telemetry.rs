@@ -107,11 +107,11 @@ pub fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// Middleware: count requests and time them, labelled by route template
+/// Part of [`crate::http::with_standard_layers`]: count requests and time them, labelled by route template
 /// (`unmatched` when no route matched; never the raw path), method (see
 /// [`method_label`]) and status, so the number of series is bounded by the
 /// routes of the service whatever clients send.
-pub async fn http_metrics(
+pub(crate) async fn http_metrics(
     request: Request,
     next: impl AsyncFnOnce(Request) -> Response,
 ) -> Response {

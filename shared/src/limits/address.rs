@@ -76,10 +76,10 @@ impl AddressLimiter {
     }
 }
 
-/// Middleware (part of [`crate::http::with_standard_layers`]): the
+/// Part of [`crate::http::with_standard_layers`]: the
 /// per-address budget, as the module documentation describes. Requests
 /// without a known peer (not served over TCP) and probes pass.
-pub async fn layer(
+pub(crate) async fn layer(
     limits: &AddressLimiter,
     request: Request,
     next: impl AsyncFnOnce(Request) -> Response,

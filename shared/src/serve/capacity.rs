@@ -71,8 +71,12 @@ impl Drop for Queued<'_> {
     }
 }
 
-/// Middleware: take a slot, wait in the bounded queue for one, or shed.
-pub async fn layer(
+/// Part of [`crate::http::with_standard_layers`]: take a slot, wait in the
+/// bounded queue for one, or shed with `503 UNAVAILABLE` and `Retry-After:
+/// 1` (`http_requests_shed_total`). Probes take no slot. The slot and the
+/// place in the queue are given back however `next` ends (answer, timeout,
+/// panic or a dropped request).
+pub(crate) async fn layer(
     serving: &Serving,
     request: Request,
     next: impl AsyncFnOnce(Request) -> Response,

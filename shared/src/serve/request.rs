@@ -17,12 +17,13 @@ use crate::problem::{ErrorCode, Problem};
 const DRAIN_LIMIT_BYTES: usize = 16 * 1024 * 1024;
 const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Middleware: read the body within `BODY_READ_TIMEOUT_SECS`, else `408`
-/// problem+json (`http_timeouts_total{kind="body"}`). A body over
+/// Part of [`crate::http::with_standard_layers`]: read the body within
+/// `BODY_READ_TIMEOUT_SECS`, else `408 REQUEST_TIMEOUT` problem+json
+/// (`http_timeouts_total{kind="body"}`). A body over
 /// [`MAX_BODY_BYTES`] is handed on cut just past the limit, so the route
 /// answers in its own order (authentication first, then `413`), and the
 /// rest is drained after the answer is ready.
-pub async fn read_body(
+pub(crate) async fn read_body(
     serving: &Serving,
     request: Request,
     next: impl AsyncFnOnce(Request) -> Response,
@@ -90,11 +91,12 @@ async fn drain(mut body: Body) {
     let _ = tokio::time::timeout(DRAIN_TIMEOUT, drain).await;
 }
 
-/// Middleware: the answer is due within `REQUEST_TIMEOUT_SECS` of the
-/// body's arrival (a wait for a slot included), else `503 UNAVAILABLE`
-/// with `Retry-After` (`http_timeouts_total{kind="request"}`). The handler
-/// is dropped: its open Postgres transaction rolls back.
-pub async fn deadline(
+/// Part of [`crate::http::with_standard_layers`]: the answer is due within
+/// `REQUEST_TIMEOUT_SECS` of the body's arrival (a wait for a slot
+/// included), else `503 UNAVAILABLE` with `Retry-After`
+/// (`http_timeouts_total{kind="request"}`). The handler is dropped: its open
+/// Postgres transaction rolls back.
+pub(crate) async fn deadline(
     serving: &Serving,
     request: Request,
     next: impl AsyncFnOnce(Request) -> Response,
